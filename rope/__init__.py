@@ -1,0 +1,46 @@
+"""rope: rotary positional embeddings for NumPy arrays, in place, exact, at memory speed.
+
+The C core is three NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
+pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays.
+"""
+from __future__ import annotations
+
+import os as _os
+
+from . import reference
+from ._api import apply
+from ._core import cos_sin, rotate, rotate_interleaved, set_simd_level, simd_level, simd_levels
+from ._frequencies import frequencies, periods
+from ._validation import MAX_POSITION
+
+__all__ = [
+    "MAX_POSITION",
+    "apply",
+    "cos_sin",
+    "frequencies",
+    "periods",
+    "reference",
+    "rotate",
+    "rotate_interleaved",
+    "set_simd_level",
+    "simd_level",
+    "simd_levels",
+]
+
+__version__ = "0.1.0"
+
+
+def _cap_simd_level_from_environment() -> None:
+    """ROPE_SIMD=baseline|avx2|avx512 caps the kernels chosen at import (for tests, benchmarks
+    and CPUs whose wide units throttle)."""
+    wanted = _os.environ.get("ROPE_SIMD")
+    if not wanted:
+        return
+    levels = simd_levels()
+    if wanted not in ("baseline", "avx2", "avx512"):
+        raise ImportError(f"ROPE_SIMD={wanted!r}: use baseline, avx2 or avx512")
+    if wanted in levels:
+        set_simd_level(wanted)
+
+
+_cap_simd_level_from_environment()

@@ -1,0 +1,94 @@
+"""The public operation: rope.apply."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._frequencies import frequencies
+from ._positions import positions_for
+from ._validation import check_array, check_rotary_dim, check_seq_axis
+
+__all__ = ["apply"]
+
+
+def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved: bool) -> None:
+    """Rotate x in place by the angles positions * theta (all inputs already validated)."""
+    table_dtype = np.float64 if x.dtype == np.float64 else np.float32
+    cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
+    rotate = _core.rotate_interleaved if interleaved else _core.rotate
+    rotate(x, cos, sin, out=x)
+
+
+def apply(
+    x: np.ndarray,
+    pos: object,
+    *,
+    base: float = 10000.0,
+    interleaved: bool = False,
+    rotary_dim: int | None = None,
+    inverse: bool = False,
+    seq_axis: int = -2,
+    scaling: object = None,
+) -> np.ndarray:
+    """Apply rotary positional embeddings to `x` in place and return it.
+
+    Pair k of each vector at position p is rotated by the angle p * theta_k, with
+    theta_k = base**(-2(k-1)/d). The angle is formed exactly in float64 and reduced modulo
+    2*pi before cos and sin are taken, so the result is exact to the data's rounding at any
+    position up to 2**53. Everything is checked before x is touched: on an exception x is
+    unchanged.
+
+    Parameters
+    ----------
+    x : numpy.ndarray of float16, float32 or float64
+        Writeable array with the head dimension on the last axis, e.g. (seq, dim),
+        (batch, heads, seq, dim) or (seq, heads, dim). Rotated in place; any strides.
+        A 1-d x is one vector.
+    pos : int or array_like of int or float64
+        An int: positions ``pos, pos + 1, ...`` along `seq_axis` (the KV-cache offset; for a
+        1-d x the position of the vector). A 1-d array of length ``x.shape[seq_axis]``: one
+        position per sequence index, always along `seq_axis`. An array with ``x.ndim - 1``
+        dimensions that broadcasts to ``x.shape[:-1]``: positions per vector (e.g. shape
+        (batch, seq, 1) for x of shape (batch, seq, heads, dim)). Negative positions are valid.
+    base : float, default 10000.0
+        The base b (Hugging Face's ``rope_theta``), finite and > 1.
+    interleaved : bool, default False
+        False pairs coordinates (i, i + d/2) (GPT-NeoX, Hugging Face ``rotate_half``);
+        True pairs (2i, 2i + 1) (GPT-J, the RoFormer paper, ggml's normal mode).
+    rotary_dim : int, optional
+        Rotate only the first `rotary_dim` coordinates (even); the rest are unchanged.
+        Defaults to the whole head dimension.
+    inverse : bool, default False
+        Rotate by the negative angle, undoing a rotation at the same positions.
+    seq_axis : int, default -2
+        The sequence axis of x (any axis but the last).
+    scaling : None
+        Reserved for the context-extension families.
+
+    Returns
+    -------
+    numpy.ndarray
+        `x` itself, rotated.
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> q = np.ones((4, 2, 8), dtype=np.float32)        # (seq, heads, dim)
+    >>> rope.apply(q, 0, seq_axis=-3) is q
+    True
+    >>> bool(np.allclose(q[0], 1.0))                    # position 0 is not rotated
+    True
+    >>> v = rope.apply(np.array([1.0, 0.0]), 2)         # one pair at position 2: (cos 2, sin 2)
+    >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
+    True
+    """
+    x = check_array(x)
+    head_dim = x.shape[-1]
+    dim = check_rotary_dim(rotary_dim, head_dim)
+    axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
+    positions = positions_for(pos, x.shape, axis)
+    theta = frequencies(dim, base, scaling)
+    if inverse:
+        theta = -theta
+    _rotate(x, positions, theta, bool(interleaved))
+    return x

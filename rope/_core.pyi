@@ -1,0 +1,13 @@
+"""Type information for the C extension rope._core."""
+import numpy as np
+
+rotate: np.ufunc
+"""(n),(k),(k)->(n): rotate half-split pairs (x[j], x[j + k])."""
+rotate_interleaved: np.ufunc
+"""(n),(k),(k)->(n): rotate adjacent pairs (x[2j], x[2j + 1])."""
+cos_sin: np.ufunc
+"""(),(k)->(k),(k): cos and sin of the exact angle pos * theta."""
+
+def simd_levels() -> tuple[str, ...]: ...
+def simd_level() -> str: ...
+def set_simd_level(level: str, /) -> None: ...

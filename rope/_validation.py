@@ -1,0 +1,118 @@
+"""Validation: every check that must pass before rope writes into a caller's array.
+
+Each function raises TypeError or ValueError with a message that names the argument, says what
+was wrong and how to fix it. Nothing here modifies its inputs.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = [
+    "MAX_POSITION",
+    "check_array",
+    "check_base",
+    "check_rotary_dim",
+    "check_seq_axis",
+    "check_positive_int",
+]
+
+#: Largest |position|: beyond 2**53 integers are no longer exact in float64, and the angle
+#: p * theta could no longer be formed exactly.
+MAX_POSITION = 2**53
+
+_DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_array(x: object, name: str = "x") -> np.ndarray:
+    """Return `x` if it is an array rope can rotate in place, else raise."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"{name} must be a NumPy array, since rope rotates it in place; got "
+            f"{type(x).__name__}. Convert it first: {name} = np.asarray({name}, dtype=np.float32)"
+        )
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array; rope would rotate masked values too. Pass "
+            f"{name}.data (rotating every element) or fill the masked values first"
+        )
+    if isinstance(x, np.matrix):
+        raise TypeError(f"{name} is an np.matrix; pass np.asarray({name}) instead")
+    if x.dtype.fields is not None or x.dtype.newbyteorder("=") not in _DATA_DTYPES:
+        raise TypeError(
+            f"{name} has dtype {x.dtype}; rope rotates float16, float32 and float64 arrays. "
+            f"Convert with {name}.astype(np.float32)"
+        )
+    if not x.dtype.isnative:
+        raise TypeError(
+            f"{name} has non-native byte order ({x.dtype.str}); convert it with "
+            f"{name} = {name}.astype({name}.dtype.newbyteorder('='))"
+        )
+    if x.ndim == 0:
+        raise ValueError(f"{name} is 0-d; rope needs at least one axis (the head dimension)")
+    if not x.flags.writeable:
+        raise ValueError(
+            f"{name} is read-only and rope rotates in place; pass a writeable copy "
+            f"({name}.copy())"
+        )
+    return x
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Return `value` as an int if it is an integer >= 1 (not a bool), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    value = operator.index(value)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}")
+    return value
+
+
+def check_rotary_dim(rotary_dim: object, head_dim: int) -> int:
+    """The number of rotated coordinates: all of the head dimension by default."""
+    if rotary_dim is None:
+        if head_dim % 2:
+            raise ValueError(
+                f"the head dimension (last axis of x) is {head_dim}, which is odd; RoPE rotates "
+                f"pairs of coordinates. Pass an even rotary_dim to rotate only the first ones"
+            )
+        return head_dim
+    rotary_dim = check_positive_int(rotary_dim, "rotary_dim")
+    if rotary_dim % 2:
+        raise ValueError(f"rotary_dim must be even (RoPE rotates pairs); got {rotary_dim}")
+    if rotary_dim > head_dim:
+        raise ValueError(
+            f"rotary_dim={rotary_dim} is larger than the head dimension {head_dim} "
+            f"(last axis of x); pass rotary_dim <= {head_dim}"
+        )
+    return rotary_dim
+
+
+def check_base(base: object) -> float:
+    """The RoPE base (Hugging Face's rope_theta) as a float: finite and > 1."""
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise TypeError(f"base must be a real number such as 10000.0; got {base!r}")
+    base = float(base)
+    if not math.isfinite(base) or base <= 1.0:
+        raise ValueError(
+            f"base must be finite and greater than 1 (frequencies base**(-2i/d) must decrease); "
+            f"got {base}"
+        )
+    return base
+
+
+def check_seq_axis(seq_axis: object, ndim: int) -> int:
+    """The sequence axis of an `ndim`-d x as a non-negative index; never the last axis."""
+    if isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
+        raise TypeError(f"seq_axis must be an integer axis; got {seq_axis!r}")
+    seq_axis = operator.index(seq_axis)
+    axis = seq_axis + ndim if seq_axis < 0 else seq_axis
+    if not 0 <= axis < ndim - 1:
+        raise ValueError(
+            f"seq_axis={seq_axis} does not name a sequence axis of a {ndim}-d x: it must be one "
+            f"of axes {-ndim} ... -2 (the last axis is the head dimension)"
+        )
+    return axis

@@ -1,0 +1,67 @@
+/*
+ * rope_kernels.h: the pure C kernels of rope.
+ *
+ * Nothing here knows Python or NumPy: kernels see pointers, pair counts and (in the loop layer
+ * that calls them) byte strides. Every kernel exists once per SIMD level (baseline x86-64,
+ * AVX2+FMA+F16C, AVX-512), compiled from one body with different target options; the module
+ * picks a table at import and the loops call through it.
+ */
+#ifndef ROPE_KERNELS_H
+#define ROPE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Data types of rotated elements; tables are float32 for F16/F32 data, float64 for F64. */
+typedef enum { ROPE_F16 = 0, ROPE_F32 = 1, ROPE_F64 = 2, ROPE_NDTYPES = 3 } rope_dtype;
+
+/* Table element types produced by the cos/sin builder. */
+typedef enum { ROPE_TABLE_F32 = 0, ROPE_TABLE_F64 = 1, ROPE_NTABLES = 2 } rope_table_type;
+
+typedef enum {
+    ROPE_SIMD_BASELINE = 0, /* x86-64 SSE2, any CPU */
+    ROPE_SIMD_AVX2 = 1,     /* AVX2 + FMA + F16C (Haswell, Zen and later) */
+    ROPE_SIMD_AVX512 = 2,   /* AVX-512 F/BW/DQ/VL + FMA + F16C (Skylake-X, Zen 4 and later) */
+    ROPE_SIMD_NLEVELS = 3
+} rope_simd_level;
+
+/*
+ * Rotate m pairs stored as two runs, pair j being (a[j], b[j]): the half-split layout when
+ * b = a + d/2, and any layout once the loop layer has gathered the pairs into scratch runs.
+ *     oa[j] = a[j] cos[j] - b[j] sin[j],   ob[j] = b[j] cos[j] + a[j] sin[j]
+ * Both members are loaded before either is stored, so oa == a and ob == b (in place) is
+ * allowed; any other overlap is not (NumPy resolves partial overlap before the loop runs).
+ * cos/sin are float for F16 and F32 data, double for F64 data.
+ */
+typedef void rope_split_fn(void *oa, void *ob, const void *a, const void *b,
+                           const void *cos, const void *sin, ptrdiff_t m);
+
+/* Rotate m adjacent pairs (x[2j], x[2j+1]) of a contiguous run; o == x is allowed. */
+typedef void rope_pairs_fn(void *o, const void *x, const void *cos, const void *sin,
+                           ptrdiff_t m);
+
+/*
+ * cos[j] = cos(pos * theta[j]), sin[j] = sin(pos * theta[j]) for j < m, written as float or
+ * double. The product pos * theta[j] is formed exactly (as a sum of two doubles) and reduced
+ * modulo 2 pi in double-double arithmetic, so the result is the correctly reduced angle of the
+ * given float64 frequency at any |pos| <= 2^53, not the float32 product other libraries use.
+ */
+typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *theta,
+                             ptrdiff_t m);
+
+typedef struct {
+    const char *name;
+    rope_split_fn *split[ROPE_NDTYPES];
+    rope_pairs_fn *pairs[ROPE_NDTYPES];
+    rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
+} rope_kernel_table;
+
+
+/* The kernel table of a level. Every level is compiled in on x86; elsewhere only the baseline
+ * (portable C) exists and is returned for every level. Whether the CPU runs it is separate. */
+const rope_kernel_table *rope_kernels_of(rope_simd_level level);
+
+/* The highest level this CPU (and its OS) supports. */
+rope_simd_level rope_cpu_best_level(void);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * rope_kernels_body.h: the kernels, written once and compiled once per SIMD level.
+ *
+ * rope_kernels.c includes this file three times, each time inside a `#pragma GCC target`
+ * region and with these macros set:
+ *   ROPE_LEVEL       the level's suffix (baseline, avx2, avx512), appended to every name here;
+ *   ROPE_LEVEL_NAME  the same as a string;
+ *   ROPE_HAVE_AVX2   1 where AVX2, FMA and F16C exist: fused multiply-add is an instruction
+ *                    (not a slow libm call) and half<->float converts eight lanes at a time.
+ * Plain loops carry `#pragma omp simd` (built with -fopenmp-simd, no OpenMP runtime): it lets
+ * the compiler vectorize without run-time alias checks, which is sound because every loop
+ * loads both members of a pair before it stores either, and outputs either equal their
+ * inputs exactly or do not overlap them (NumPy copies partially overlapping operands first).
+ * The build uses -ffp-contract=off, so every fused multiply-add below is written out: each
+ * level rounds the same way wherever an element sits in the array.
+ */
+#define ROPE_CAT2(a, b) a##_##b
+#define ROPE_CAT(a, b) ROPE_CAT2(a, b)
+#define ROPE_FN(name) ROPE_CAT(rope_##name, ROPE_LEVEL)
+#define ROPE_INLINE static inline __attribute__((always_inline))
+
+/* a*c - b*s and b*c + a*s, with one rounding fewer where FMA exists. */
+#if ROPE_HAVE_AVX2
+#define ROPE_ROT_A(a, b, c, s, fma) fma((a), (c), -((b) * (s)))
+#define ROPE_ROT_B(a, b, c, s, fma) fma((b), (c), (a) * (s))
+#else
+#define ROPE_ROT_A(a, b, c, s, fma) ((a) * (c) - (b) * (s))
+#define ROPE_ROT_B(a, b, c, s, fma) ((b) * (c) + (a) * (s))
+#endif
+
+/* ---- rotation, float32 and float64 -------------------------------------------------------- */
+
+static void ROPE_FN(split_f32)(void *oa_, void *ob_, const void *a_, const void *b_,
+                               const void *cos_, const void *sin_, ptrdiff_t m)
+{
+    float *oa = oa_, *ob = ob_;
+    const float *a = a_, *b = b_, *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const float x0 = a[j], x1 = b[j];
+        oa[j] = ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fmaf);
+        ob[j] = ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fmaf);
+    }
+}
+
+static void ROPE_FN(split_f64)(void *oa_, void *ob_, const void *a_, const void *b_,
+                               const void *cos_, const void *sin_, ptrdiff_t m)
+{
+    double *oa = oa_, *ob = ob_;
+    const double *a = a_, *b = b_, *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = a[j], x1 = b[j];
+        oa[j] = ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        ob[j] = ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
+static void ROPE_FN(pairs_f32)(void *o_, const void *x_, const void *cos_, const void *sin_,
+                               ptrdiff_t m)
+{
+    float *o = o_;
+    const float *x = x_, *c = cos_, *s = sin_;
+    ptrdiff_t j = 0;
+#if ROPE_HAVE_AVX2
+    /* Four pairs per step: v = [a0 b0 a1 b1 ...], w = v with each pair swapped, and
+     * fmaddsub(v, C, w*S) = [a0 c0 - b0 s0, b0 c0 + a0 s0, ...] with C, S repeated per pair. */
+    for (; j + 4 <= m; j += 4) {
+        const __m128 c4 = _mm_loadu_ps(c + j), s4 = _mm_loadu_ps(s + j);
+        const __m256 cc = _mm256_set_m128(_mm_unpackhi_ps(c4, c4), _mm_unpacklo_ps(c4, c4));
+        const __m256 ss = _mm256_set_m128(_mm_unpackhi_ps(s4, s4), _mm_unpacklo_ps(s4, s4));
+        const __m256 v = _mm256_loadu_ps(x + 2 * j);
+        const __m256 w = _mm256_permute_ps(v, 0xB1);
+        _mm256_storeu_ps(o + 2 * j, _mm256_fmaddsub_ps(v, cc, _mm256_mul_ps(w, ss)));
+    }
+#endif
+    for (; j < m; j++) {
+        const float x0 = x[2 * j], x1 = x[2 * j + 1];
+        o[2 * j] = ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fmaf);
+        o[2 * j + 1] = ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fmaf);
+    }
+}
+
+static void ROPE_FN(pairs_f64)(void *o_, const void *x_, const void *cos_, const void *sin_,
+                               ptrdiff_t m)
+{
+    double *o = o_;
+    const double *x = x_, *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = x[2 * j], x1 = x[2 * j + 1];
+        o[2 * j] = ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        o[2 * j + 1] = ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
+/* ---- rotation, float16 data computed in float32 and rounded once --------------------------- */
+
+static void ROPE_FN(split_f16)(void *oa_, void *ob_, const void *a_, const void *b_,
+                               const void *cos_, const void *sin_, ptrdiff_t m)
+{
+    uint16_t *oa = oa_, *ob = ob_;
+    const uint16_t *a = a_, *b = b_;
+    const float *c = cos_, *s = sin_;
+    ptrdiff_t j = 0;
+#if ROPE_HAVE_AVX2
+    for (; j + 8 <= m; j += 8) {
+        const __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + j)));
+        const __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + j)));
+        const __m256 vc = _mm256_loadu_ps(c + j), vs = _mm256_loadu_ps(s + j);
+        const __m256 y0 = _mm256_fmsub_ps(x0, vc, _mm256_mul_ps(x1, vs));
+        const __m256 y1 = _mm256_fmadd_ps(x1, vc, _mm256_mul_ps(x0, vs));
+        _mm_storeu_si128((__m128i *)(oa + j), _mm256_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(ob + j), _mm256_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT));
+    }
+#endif
+    for (; j < m; j++) {
+        const float x0 = rope_half_to_float(a[j]), x1 = rope_half_to_float(b[j]);
+        oa[j] = rope_float_to_half(ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fmaf));
+        ob[j] = rope_float_to_half(ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fmaf));
+    }
+}
+
+static void ROPE_FN(pairs_f16)(void *o_, const void *x_, const void *cos_, const void *sin_,
+                               ptrdiff_t m)
+{
+    uint16_t *o = o_;
+    const uint16_t *x = x_;
+    const float *c = cos_, *s = sin_;
+    ptrdiff_t j = 0;
+#if ROPE_HAVE_AVX2
+    for (; j + 4 <= m; j += 4) {
+        const __m128 c4 = _mm_loadu_ps(c + j), s4 = _mm_loadu_ps(s + j);
+        const __m256 cc = _mm256_set_m128(_mm_unpackhi_ps(c4, c4), _mm_unpacklo_ps(c4, c4));
+        const __m256 ss = _mm256_set_m128(_mm_unpackhi_ps(s4, s4), _mm_unpacklo_ps(s4, s4));
+        const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * j)));
+        const __m256 w = _mm256_permute_ps(v, 0xB1);
+        const __m256 y = _mm256_fmaddsub_ps(v, cc, _mm256_mul_ps(w, ss));
+        _mm_storeu_si128((__m128i *)(o + 2 * j), _mm256_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT));
+    }
+#endif
+    for (; j < m; j++) {
+        const float x0 = rope_half_to_float(x[2 * j]), x1 = rope_half_to_float(x[2 * j + 1]);
+        o[2 * j] = rope_float_to_half(ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fmaf));
+        o[2 * j + 1] = rope_float_to_half(ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fmaf));
+    }
+}
+
+/* ---- cos/sin tables: exact angle, reduced modulo 2 pi in double-double ---------------------- */
+
+/* hi + lo == a * b exactly (barring overflow). */
+ROPE_INLINE void ROPE_FN(two_prod)(double a, double b, double *hi, double *lo)
+{
+    *hi = a * b;
+#if ROPE_HAVE_AVX2
+    *lo = __builtin_fma(a, b, -*hi);
+#else
+    /* Dekker: split each factor into 26-bit halves whose products are exact. */
+    const double ta = 134217729.0 * a, tb = 134217729.0 * b;
+    const double ah = ta - (ta - a), al = a - ah;
+    const double bh = tb - (tb - b), bl = b - bh;
+    *lo = ((ah * bh - *hi) + ah * bl + al * bh) + al * bl;
+#endif
+}
+
+/* Round to the nearest integer, ties to even, without a libm call (so loops vectorize). */
+ROPE_INLINE double ROPE_FN(round_int)(double v)
+{
+    const double av = __builtin_fabs(v);
+    return av < 0x1p52 ? __builtin_copysign((av + 0x1p52) - 0x1p52, v) : v;
+}
+
+ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
+                                      double *sin_out)
+{
+    /* 2 pi = TWO_PI_HI + TWO_PI_MID + TWO_PI_LO to ~160 bits. */
+    const double TWO_PI_HI = 0x1.921fb54442d18p+2, TWO_PI_MID = 0x1.1a62633145c07p-52,
+                 TWO_PI_LO = -0x1.f1976b7ed8fbcp-108, INV_TWO_PI = 0x1.45f306dc9c883p-3;
+    const double PIO2_HI = 0x1.921fb54442d18p+0, PIO2_LO = 0x1.1a62633145c07p-54,
+                 TWO_OVER_PI = 0x1.45f306dc9c883p-1;
+    /* fdlibm's minimax polynomials for sin and cos on [-pi/4, pi/4]. */
+    const double S1 = -1.66666666666666324348e-01, S2 = 8.33333333332248946124e-03,
+                 S3 = -1.98412698298579493134e-04, S4 = 2.75573137070700676789e-06,
+                 S5 = -2.50507602534068634195e-08, S6 = 1.58969099521155010221e-10;
+    const double C1 = 4.16666666666666019037e-02, C2 = -1.38888888888741095749e-03,
+                 C3 = 2.48015872894767294178e-05, C4 = -2.75573143513906633035e-07,
+                 C5 = 2.08757232129817482790e-09, C6 = -1.13596475577881948265e-11;
+
+    double hi, lo, th, tl;
+    ROPE_FN(two_prod)(pos, theta, &hi, &lo);            /* angle = hi + lo, exactly */
+    const double n = ROPE_FN(round_int)(hi * INV_TWO_PI);
+    ROPE_FN(two_prod)(n, TWO_PI_HI, &th, &tl);         /* n * TWO_PI_HI = th + tl, exactly */
+    /* hi - th is exact (Sterbenz: they are within a factor of two once n != 0). */
+    double r = ((hi - th) - tl) + lo;
+    r = (r - n * TWO_PI_MID) - n * TWO_PI_LO;          /* r in [-pi, pi], error ~1e-16 */
+
+    const double q = ROPE_FN(round_int)(r * TWO_OVER_PI);  /* quadrant, -2 ... 2 */
+    const double x = (r - q * PIO2_HI) - q * PIO2_LO;      /* |x| <= pi/4 */
+    const double z = x * x;
+    const double sin_x = x + x * z * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))));
+    const double rc = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
+    const double hz = 0.5 * z, w = 1.0 - hz;
+    const double cos_x = w + (((1.0 - w) - hz) + z * rc);
+
+    /* sin(x + q pi/2) and cos(x + q pi/2) for q = 0, 1, -1, +-2. */
+    const double aq = __builtin_fabs(q);
+    const double s = aq == 1.0 ? cos_x : sin_x;
+    const double c = aq == 1.0 ? sin_x : cos_x;
+    *sin_out = (q == -1.0 || aq == 2.0) ? -s : s;
+    *cos_out = (q == 1.0 || aq == 2.0) ? -c : c;
+}
+
+static void ROPE_FN(cos_sin_f64)(void *cos_, void *sin_, double pos, const double *theta,
+                                 ptrdiff_t m)
+{
+    double *co = cos_, *si = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        double c, s;
+        ROPE_FN(cos_sin_one)(pos, theta[j], &c, &s);
+        co[j] = c;
+        si[j] = s;
+    }
+}
+
+static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const double *theta,
+                                 ptrdiff_t m)
+{
+    float *co = cos_, *si = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        double c, s;
+        ROPE_FN(cos_sin_one)(pos, theta[j], &c, &s);
+        co[j] = (float)c; /* the one rounding to the compute precision */
+        si[j] = (float)s;
+    }
+}
+
+static const rope_kernel_table ROPE_FN(kernels) = {
+    .name = ROPE_LEVEL_NAME,
+    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f64)},
+    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f64)},
+    .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
+};
+
+#undef ROPE_CAT2
+#undef ROPE_CAT
+#undef ROPE_FN
+#undef ROPE_INLINE
+#undef ROPE_ROT_A
+#undef ROPE_ROT_B

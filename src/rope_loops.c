@@ -1,0 +1,176 @@
+/*
+ * rope_loops.c: gufunc inner loops over the pure kernels (see rope_loops.h).
+ */
+#include "rope_loops.h"
+
+#include <string.h>
+
+/* Pairs per scratch run in the strided paths: 4 runs of 256 eight-byte slots, 8 KiB of stack. */
+#define ROPE_CHUNK 256
+
+static const rope_kernel_table *rope_kernels_in_use;
+
+const rope_kernel_table *rope_active_kernels(void)
+{
+    return __atomic_load_n(&rope_kernels_in_use, __ATOMIC_ACQUIRE);
+}
+
+void rope_set_active_kernels(const rope_kernel_table *kernels)
+{
+    __atomic_store_n(&rope_kernels_in_use, kernels, __ATOMIC_RELEASE);
+}
+
+static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 8};       /* f16, f32, f64 data */
+static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8}; /* their cos/sin */
+
+/* Copy `count` elements of `item` bytes (2, 4 or 8) between runs with any byte strides,
+ * including zero and negative ones. */
+static void rope_strided_copy(char *dst, npy_intp dst_stride, const char *src,
+                              npy_intp src_stride, npy_intp count, npy_intp item)
+{
+    if (dst_stride == item && src_stride == item) {
+        memcpy(dst, src, (size_t)(count * item));
+        return;
+    }
+    switch (item) {
+    case 2:
+        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 2);
+        break;
+    case 4:
+        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 4);
+        break;
+    default:
+        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 8);
+        break;
+    }
+}
+
+/*
+ * One row whose core strides are not unit: gather pair members into contiguous scratch runs,
+ * rotate them there with the two-run kernel, scatter them back. Every pair of a chunk is read
+ * before any is written, so out == x (same strides) is safe here too.
+ */
+static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_rotate_spec *spec,
+                                    char *out, const char *x, const char *cos, const char *sin,
+                                    npy_intp k, npy_intp x_stride, npy_intp out_stride,
+                                    npy_intp cos_stride, npy_intp sin_stride)
+{
+    const npy_intp item = rope_item_size[spec->dtype];
+    const npy_intp table_item = rope_table_item_size[spec->dtype];
+    /* From pair j to pair j + 1, and from a pair's first member to its second. */
+    const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
+    const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
+    const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
+    const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
+    double a[ROPE_CHUNK], b[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
+
+    for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
+        const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
+        rope_strided_copy((char *)a, item, x + j * x_pair, x_pair, m, item);
+        rope_strided_copy((char *)b, item, x + j * x_pair + x_second, x_pair, m, item);
+        rope_strided_copy((char *)c, table_item, cos + j * cos_stride, cos_stride, m, table_item);
+        rope_strided_copy((char *)s, table_item, sin + j * sin_stride, sin_stride, m, table_item);
+        kern->split[spec->dtype](a, b, a, b, c, s, m);
+        rope_strided_copy(out + j * out_pair, out_pair, (const char *)a, item, m, item);
+        rope_strided_copy(out + j * out_pair + out_second, out_pair, (const char *)b, item, m, item);
+    }
+}
+
+void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                      void *data)
+{
+    const rope_rotate_spec *spec = data;
+    const rope_kernel_table *kern = rope_active_kernels();
+    const npy_intp count = dimensions[0], n = dimensions[1], k = dimensions[2];
+    const npy_intp item = rope_item_size[spec->dtype];
+    const npy_intp table_item = rope_table_item_size[spec->dtype];
+    const npy_intp x_step = steps[0], cos_step = steps[1], sin_step = steps[2],
+                   out_step = steps[3];
+    const npy_intp x_stride = steps[4], cos_stride = steps[5], sin_stride = steps[6],
+                   out_stride = steps[7];
+    char *x = args[0], *cos = args[1], *sin = args[2], *out = args[3];
+
+    /* out=x reaches us as the same memory; its pass-through coordinates are then in place. */
+    const int in_place = x == out && x_step == out_step && x_stride == out_stride;
+    const int contiguous = x_stride == item && out_stride == item &&
+                           cos_stride == table_item && sin_stride == table_item;
+    const npy_intp rest = n - 2 * k; /* partial rotary: coordinates past 2k are copied */
+
+    for (npy_intp i = 0; i < count; i++) {
+        if (!contiguous) {
+            rope_rotate_row_strided(kern, spec, out, x, cos, sin, k, x_stride, out_stride,
+                                    cos_stride, sin_stride);
+        }
+        else if (spec->interleaved) {
+            kern->pairs[spec->dtype](out, x, cos, sin, k);
+        }
+        else {
+            kern->split[spec->dtype](out, out + k * item, x, x + k * item, cos, sin, k);
+        }
+        /* An output NumPy allocated or buffered is write-only: every element gets written. */
+        if (!in_place && rest > 0) {
+            rope_strided_copy(out + 2 * k * out_stride, out_stride, x + 2 * k * x_stride,
+                              x_stride, rest, item);
+        }
+        x += x_step;
+        cos += cos_step;
+        sin += sin_step;
+        out += out_step;
+    }
+}
+
+static double rope_read_position(const char *p, int position_type)
+{
+    if (position_type == NPY_INT64) {
+        npy_int64 v;
+        memcpy(&v, p, sizeof v);
+        return (double)v; /* exact for |v| <= 2^53, the bound rope.apply enforces */
+    }
+    if (position_type == NPY_INT32) {
+        npy_int32 v;
+        memcpy(&v, p, sizeof v);
+        return (double)v;
+    }
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                       void *data)
+{
+    const rope_cos_sin_spec *spec = data;
+    const rope_kernel_table *kern = rope_active_kernels();
+    rope_cos_sin_fn *cos_sin = kern->cos_sin[spec->table];
+    const npy_intp count = dimensions[0], k = dimensions[1];
+    const npy_intp pos_step = steps[0], theta_step = steps[1], cos_step = steps[2],
+                   sin_step = steps[3];
+    const npy_intp theta_stride = steps[4], cos_stride = steps[5], sin_stride = steps[6];
+    const npy_intp table_item = spec->table == ROPE_TABLE_F32 ? 4 : 8;
+    const int contiguous = theta_stride == 8 && cos_stride == table_item &&
+                           sin_stride == table_item;
+    char *pos = args[0], *theta = args[1], *cos = args[2], *sin = args[3];
+    double t[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
+
+    for (npy_intp i = 0; i < count; i++) {
+        const double p = rope_read_position(pos, spec->position_type);
+        if (contiguous) {
+            cos_sin(cos, sin, p, (const double *)theta, k);
+        }
+        else {
+            for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
+                const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
+                rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
+                cos_sin(c, s, p, t, m);
+                rope_strided_copy(cos + j * cos_stride, cos_stride, (const char *)c, table_item,
+                                  m, table_item);
+                rope_strided_copy(sin + j * sin_stride, sin_stride, (const char *)s, table_item,
+                                  m, table_item);
+            }
+        }
+        pos += pos_step;
+        theta += theta_step;
+        cos += cos_step;
+        sin += sin_step;
+    }
+}

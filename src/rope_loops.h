@@ -1,0 +1,36 @@
+/*
+ * rope_loops.h: the gufunc inner loops. They adapt NumPy's (args, dimensions, steps) to the
+ * pure kernels: outer loop, byte strides, partial rotary pass-through, and the strided
+ * fallback that gathers pairs into contiguous scratch runs. They never touch the Python API
+ * (NumPy runs them without the GIL); everything that can fail is checked before they run.
+ */
+#ifndef ROPE_LOOPS_H
+#define ROPE_LOOPS_H
+
+#include "rope_numpy.h"
+#include "rope_kernels.h"
+
+/* What one registered loop rotates; passed to it as the ufunc's `data` entry. */
+typedef struct {
+    rope_dtype dtype;
+    int interleaved;    /* pairs (2j, 2j+1) instead of (j, j + k) */
+} rope_rotate_spec;
+
+/* What one registered table loop reads and writes. */
+typedef struct {
+    int position_type;          /* NPY_INT64, NPY_INT32 or NPY_FLOAT64 */
+    rope_table_type table;
+} rope_cos_sin_spec;
+
+/* The kernels in use: chosen at import, changeable (for tests and benchmarks) at run time. */
+const rope_kernel_table *rope_active_kernels(void);
+void rope_set_active_kernels(const rope_kernel_table *kernels);
+
+/* (n),(k),(k)->(n) */
+void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                      void *data);
+/* (),(k)->(k),(k) */
+void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                       void *data);
+
+#endif

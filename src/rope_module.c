@@ -1,0 +1,292 @@
+/*
+ * rope_module.c: module init of rope._core. Imports NumPy, chooses the kernels for this CPU
+ * once, and registers the gufuncs: rotate, rotate_interleaved and cos_sin.
+ */
+#define ROPE_IMPORT_NUMPY
+#include "rope_numpy.h"
+#include "rope_loops.h"
+
+#include <string.h>
+
+static const char *const rope_level_names[ROPE_SIMD_NLEVELS] = {"baseline", "avx2", "avx512"};
+static rope_simd_level rope_cpu_level;
+
+/* ---- the gufuncs' loop tables (static: NumPy keeps pointers to them) ----------------------- */
+
+static PyUFuncGenericFunction rope_rotate_funcs[] = {rope_rotate_loop, rope_rotate_loop,
+                                                     rope_rotate_loop};
+/* Half first: NumPy takes the first loop the inputs cast to safely, and float16 data with
+ * float32 tables must not be promoted to the float32 loop. */
+static const char rope_rotate_types[] = {
+    NPY_HALF,   NPY_FLOAT,  NPY_FLOAT,  NPY_HALF,
+    NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+};
+static rope_rotate_spec rope_split_specs[] = {{ROPE_F16, 0}, {ROPE_F32, 0}, {ROPE_F64, 0}};
+static rope_rotate_spec rope_pairs_specs[] = {{ROPE_F16, 1}, {ROPE_F32, 1}, {ROPE_F64, 1}};
+static void *rope_split_data[] = {&rope_split_specs[0], &rope_split_specs[1],
+                                  &rope_split_specs[2]};
+static void *rope_pairs_data[] = {&rope_pairs_specs[0], &rope_pairs_specs[1],
+                                  &rope_pairs_specs[2]};
+
+static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
+    rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
+    rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
+};
+/* float64 tables by default; float32 ones with dtype=np.float32. int32 before int64 so that
+ * int32 positions are not widened by a copy. */
+static const char rope_cos_sin_types[] = {
+    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+    NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+    NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+};
+static rope_cos_sin_spec rope_cos_sin_specs[] = {
+    {NPY_INT32, ROPE_TABLE_F64}, {NPY_INT64, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
+    {NPY_INT32, ROPE_TABLE_F32}, {NPY_INT64, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
+};
+static void *rope_cos_sin_data[] = {
+    &rope_cos_sin_specs[0], &rope_cos_sin_specs[1], &rope_cos_sin_specs[2],
+    &rope_cos_sin_specs[3], &rope_cos_sin_specs[4], &rope_cos_sin_specs[5],
+};
+
+/* NumPy checks that equal core names have equal sizes, not relations between them. */
+static int rope_rotate_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
+{
+    const npy_intp n = core_dim_sizes[0], k = core_dim_sizes[1];
+    if (k > n / 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: cos and sin hold k=%zd frequencies, which rotate 2*k=%zd coordinates, "
+                     "but x has only n=%zd on its last axis; pass tables with k <= n/2 "
+                     "(coordinates past 2*k pass through unchanged)",
+                     ufunc->name, (Py_ssize_t)k, (Py_ssize_t)(2 * k), (Py_ssize_t)n);
+        return -1;
+    }
+    return 0;
+}
+
+static const char rope_rotate_doc[] =
+    "Rotate pairs (x[j], x[j + k]) of the last axis by the angles whose cos and sin are given.\n"
+    "\n"
+    "The half-split pairing of GPT-NeoX and Hugging Face's ``rotate_half``. For each j < k::\n"
+    "\n"
+    "    out[j]     = x[j] * cos[j] - x[j + k] * sin[j]\n"
+    "    out[j + k] = x[j + k] * cos[j] + x[j] * sin[j]\n"
+    "\n"
+    "Coordinates from 2*k on are copied unchanged (partial rotary). Pass ``out=x`` to rotate in\n"
+    "place without a copy. Loops: float16 data with float32 tables (computed in float32,\n"
+    "rounded once), float32 with float32, float64 with float64.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimension n\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "cos, sin : array_like, core dimension k, k <= n/2\n"
+    "    cos and sin of the angle of each pair, for example from ``rope.cos_sin``.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "See Also\n"
+    "--------\n"
+    "rotate_interleaved : the (2j, 2j+1) pairing.\n"
+    "cos_sin : the tables.\n"
+    "apply : the whole operation, with positions and frequencies.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np, rope\n"
+    ">>> x = np.array([1.0, 0.0, 0.0, 1.0])\n"
+    ">>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]))\n"
+    ">>> np.round(rope.rotate(x, c, s), 12) + 0.0\n"
+    "array([ 0.,  0.,  1., -1.])\n";
+
+static const char rope_rotate_interleaved_doc[] =
+    "Rotate adjacent pairs (x[2j], x[2j + 1]) of the last axis by the given cos and sin.\n"
+    "\n"
+    "The interleaved pairing of the RoFormer paper, GPT-J, Meta's Llama and ggml's normal mode.\n"
+    "For each j < k::\n"
+    "\n"
+    "    out[2j]     = x[2j] * cos[j] - x[2j + 1] * sin[j]\n"
+    "    out[2j + 1] = x[2j + 1] * cos[j] + x[2j] * sin[j]\n"
+    "\n"
+    "Coordinates from 2*k on are copied unchanged. ``out=x`` rotates in place. Loops as for\n"
+    "``rotate``.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimension n\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "cos, sin : array_like, core dimension k, k <= n/2\n"
+    "    cos and sin of the angle of each pair.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np, rope\n"
+    ">>> x = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)\n"
+    ">>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]), dtype=np.float32)\n"
+    ">>> rope.rotate_interleaved(x, c, s, out=x) is x\n"
+    "True\n"
+    ">>> np.round(x, 6) + 0.0\n"
+    "array([ 0.,  1.,  0., -1.], dtype=float32)\n";
+
+static const char rope_cos_sin_doc[] =
+    "cos and sin of pos * theta, with the angle formed exactly and reduced modulo 2 pi.\n"
+    "\n"
+    "The product of a position and a float64 frequency is formed without rounding (as a sum\n"
+    "of two doubles) and reduced modulo 2 pi in double-double arithmetic, so the tables are\n"
+    "those of the exact angle at any position with |pos| <= 2**53, rounded once to the output\n"
+    "type. (Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
+    "about 0.008 rad at position 1e5.)\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "pos : array_like of int32, int64 or float64\n"
+    "    Positions; each gives one row of k values.\n"
+    "theta : array_like of float64, core dimension k\n"
+    "    Frequencies, radians per position.\n"
+    "out : tuple of two ndarrays, optional\n"
+    "    Where to write cos and sin.\n"
+    "dtype : {numpy.float64, numpy.float32}, optional\n"
+    "    Type of the tables; float64 by default.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "cos, sin : ndarray\n"
+    "    Shape ``pos.shape + (k,)`` (after broadcasting).\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np, rope\n"
+    ">>> c, s = rope.cos_sin(np.arange(3), np.array([1.0, 0.5]))\n"
+    ">>> bool(np.allclose(c, np.cos(np.outer(np.arange(3), [1.0, 0.5]))))\n"
+    "True\n"
+    ">>> c, s = rope.cos_sin(10**12, np.array([1.0]))\n"
+    ">>> bool(abs(s[0] - np.sin(10**12)) < 1e-3)  # NumPy's own sin is exact here too\n"
+    "True\n";
+
+/* ---- module functions ---------------------------------------------------------------------- */
+
+static PyObject *rope_simd_levels(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
+{
+    PyObject *levels = PyTuple_New((Py_ssize_t)rope_cpu_level + 1);
+    if (levels == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i <= (int)rope_cpu_level; i++) {
+        PyObject *name = PyUnicode_FromString(rope_level_names[i]);
+        if (name == NULL) {
+            Py_DECREF(levels);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(levels, i, name);
+    }
+    return levels;
+}
+
+static PyObject *rope_get_simd_level(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
+{
+    return PyUnicode_FromString(rope_active_kernels()->name);
+}
+
+static PyObject *rope_set_simd_level(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < ROPE_SIMD_NLEVELS; i++) {
+        if (strcmp(name, rope_level_names[i]) == 0) {
+            if (i > (int)rope_cpu_level) {
+                PyErr_Format(PyExc_ValueError,
+                             "set_simd_level: this CPU cannot run the '%s' kernels; its highest "
+                             "level is '%s'", name, rope_level_names[rope_cpu_level]);
+                return NULL;
+            }
+            rope_set_active_kernels(rope_kernels_of((rope_simd_level)i));
+            Py_RETURN_NONE;
+        }
+    }
+    PyErr_Format(PyExc_ValueError,
+                 "set_simd_level: unknown level '%s'; the levels are 'baseline', 'avx2' and "
+                 "'avx512'", name);
+    return NULL;
+}
+
+static PyMethodDef rope_methods[] = {
+    {"simd_levels", rope_simd_levels, METH_NOARGS,
+     "simd_levels()\n--\n\nThe kernel levels this CPU can run, lowest first."},
+    {"simd_level", rope_get_simd_level, METH_NOARGS,
+     "simd_level()\n--\n\nThe kernel level in use."},
+    {"set_simd_level", rope_set_simd_level, METH_O,
+     "set_simd_level(level, /)\n--\n\nUse the kernels of `level` (one of simd_levels())."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef rope_module = {
+    PyModuleDef_HEAD_INIT, "rope._core",
+    "The C core of rope: gufuncs that rotate pairs and build exact cos/sin tables.", -1,
+    rope_methods, NULL, NULL, NULL, NULL,
+};
+
+/* Create a gufunc and give it to the module under its name; steals nothing on failure. */
+static int rope_add_gufunc(PyObject *module, PyUFuncGenericFunction *funcs, void **data,
+                           const char *types, int ntypes, int nin, int nout, const char *name,
+                           const char *doc, const char *signature,
+                           PyUFunc_ProcessCoreDimsFunc *check_core_dims)
+{
+    PyObject *ufunc = PyUFunc_FromFuncAndDataAndSignature(
+        funcs, data, (char *)types, ntypes, nin, nout, PyUFunc_None, name, doc, 0, signature);
+    if (ufunc == NULL) {
+        return -1;
+    }
+    ((PyUFuncObject *)ufunc)->process_core_dims_func = check_core_dims;
+    if (PyModule_AddObject(module, name, ufunc) < 0) {
+        Py_DECREF(ufunc);
+        return -1;
+    }
+    return 0;
+}
+
+PyMODINIT_FUNC PyInit__core(void)
+{
+    import_array();
+    import_umath();
+
+    rope_cpu_level = rope_cpu_best_level();
+    rope_set_active_kernels(rope_kernels_of(rope_cpu_level));
+
+    PyObject *module = PyModule_Create(&rope_module);
+    if (module == NULL) {
+        return NULL;
+    }
+#ifdef Py_GIL_DISABLED
+    /* The loops share no mutable state; the kernel table is swapped atomically. */
+    PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED);
+#endif
+    if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 3, 3, 1,
+                        "rotate", rope_rotate_doc, "(n),(k),(k)->(n)",
+                        rope_rotate_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 3, 3, 1,
+                        "rotate_interleaved", rope_rotate_interleaved_doc, "(n),(k),(k)->(n)",
+                        rope_rotate_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_cos_sin_funcs, rope_cos_sin_data, rope_cos_sin_types, 6, 2,
+                        2, "cos_sin", rope_cos_sin_doc, "(),(k)->(k),(k)", NULL) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
