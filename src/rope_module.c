@@ -33,19 +33,20 @@ static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
 };
-/* float64 tables by default; float32 ones with dtype=np.float32. int32 before int64 so that
- * int32 positions are not widened by a copy. */
+/* float64 tables by default; float32 ones with dtype=np.float32. int64 before int32: a Python
+ * int position (weakly typed under NEP 50) must land in the int64 loop, not overflow int32;
+ * the int32 loop serves int32 positions requested by signature=. */
 static const char rope_cos_sin_types[] = {
-    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
-    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
 };
 static rope_cos_sin_spec rope_cos_sin_specs[] = {
-    {NPY_INT32, ROPE_TABLE_F64}, {NPY_INT64, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
-    {NPY_INT32, ROPE_TABLE_F32}, {NPY_INT64, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
+    {NPY_INT64, ROPE_TABLE_F64}, {NPY_INT32, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
+    {NPY_INT64, ROPE_TABLE_F32}, {NPY_INT32, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
 };
 static void *rope_cos_sin_data[] = {
     &rope_cos_sin_specs[0], &rope_cos_sin_specs[1], &rope_cos_sin_specs[2],
@@ -174,8 +175,8 @@ static const char rope_cos_sin_doc[] =
     ">>> c, s = rope.cos_sin(np.arange(3), np.array([1.0, 0.5]))\n"
     ">>> bool(np.allclose(c, np.cos(np.outer(np.arange(3), [1.0, 0.5]))))\n"
     "True\n"
-    ">>> c, s = rope.cos_sin(10**12, np.array([1.0]))\n"
-    ">>> bool(abs(s[0] - np.sin(10**12)) < 1e-3)  # NumPy's own sin is exact here too\n"
+    ">>> c, s = rope.cos_sin(10**15, np.array([1.0]))\n"
+    ">>> bool(abs(s[0] - np.sin(1e15)) < 1e-15)  # NumPy's sin of a double is exact too\n"
     "True\n";
 
 /* ---- module functions ---------------------------------------------------------------------- */

@@ -103,6 +103,10 @@ def test_loop_selection():
         c, s = rope.cos_sin(np.arange(3, dtype=pos_dtype), theta, **kw)
         assert c.dtype == s.dtype == (table_dtype or np.float64)
         np.testing.assert_allclose(c, np.cos(np.arange(3)[:, None] * theta), atol=1e-7)
+    c, s = rope.cos_sin(10**12, theta)  # a Python int past int32 takes the int64 loop
+    np.testing.assert_allclose(c, np.cos(1e12 * theta), atol=1e-3)
+    c, s = rope.cos_sin(np.arange(3, dtype=np.int32), theta, signature=("i", "d", "d", "d"))
+    np.testing.assert_allclose(s, np.sin(np.arange(3)[:, None] * theta), atol=1e-15)
     x16 = np.ones(8, np.float16)
     c, s = rope.cos_sin(1, theta, dtype=np.float32)
     assert rope.rotate(x16, c, s).dtype == np.float16
