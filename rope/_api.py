@@ -3,20 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
-from ._frequencies import frequencies
-from ._positions import positions_for
-from ._validation import check_array, check_rotary_dim, check_seq_axis
+from ._rope import Rope
+from ._validation import check_array
 
 __all__ = ["apply"]
-
-
-def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved: bool) -> None:
-    """Rotate x in place by the angles positions * theta (all inputs already validated)."""
-    table_dtype = np.float64 if x.dtype == np.float64 else np.float32
-    cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
-    rotate = _core.rotate_interleaved if interleaved else _core.rotate
-    rotate(x, cos, sin, out=x)
 
 
 def apply(
@@ -29,6 +19,9 @@ def apply(
     inverse: bool = False,
     seq_axis: int = -2,
     scaling: object = None,
+    seq_len: int | None = None,
+    attention_scaling: bool = True,
+    **params: object,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
 
@@ -62,8 +55,19 @@ def apply(
         Rotate by the negative angle, undoing a rotation at the same positions.
     seq_axis : int, default -2
         The sequence axis of x (any axis but the last).
-    scaling : None
-        Reserved for the context-extension families.
+    scaling : None, str or dict
+        Context extension: ``"linear"``, ``"ntk"`` (``"base"``), ``"dynamic"``, ``"yarn"``,
+        ``"llama3"``, ``"longrope"``, or a Hugging Face ``rope_scaling`` / ``rope_parameters``
+        dict; parameters in `params`. See `rope.frequencies`.
+    seq_len : int, optional
+        Current sequence length for ``"dynamic"`` and ``"longrope"``; default: the largest
+        position + 1, as Hugging Face computes it from ``position_ids``.
+    attention_scaling : bool, default True
+        Multiply cos and sin by the family's attention factor (YaRN, LongRoPE), as Hugging
+        Face does; False rotates without it (see `rope.attention_factor`).
+    **params
+        The scaling family's parameters with Hugging Face's names (``factor``,
+        ``original_max_position_embeddings``, ...), or ``partial_rotary_factor``.
 
     Returns
     -------
@@ -81,14 +85,12 @@ def apply(
     >>> v = rope.apply(np.array([1.0, 0.0]), 2)         # one pair at position 2: (cos 2, sin 2)
     >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
     True
+    >>> w = rope.apply(np.array([1.0, 0.0]), 8, scaling="linear", factor=4.0)  # 8 -> 8/4
+    >>> bool(np.allclose(w, v))
+    True
     """
     x = check_array(x)
-    head_dim = x.shape[-1]
-    dim = check_rotary_dim(rotary_dim, head_dim)
-    axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
-    positions = positions_for(pos, x.shape, axis)
-    theta = frequencies(dim, base, scaling)
-    if inverse:
-        theta = -theta
-    _rotate(x, positions, theta, bool(interleaved))
-    return x
+    config = Rope(x.shape[-1], base, scaling, rotary_dim=rotary_dim, interleaved=interleaved,
+                  **params)
+    return config.apply(x, pos, inverse=inverse, seq_axis=seq_axis, seq_len=seq_len,
+                        attention_scaling=attention_scaling)
