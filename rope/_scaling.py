@@ -306,6 +306,10 @@ def _fill_defaults(name: str, p: dict) -> None:
             "max_position_embeddings" in p and "original_max_position_embeddings" in p:
         # DeepSeek-V3 (yarn) and Phi-3 (longrope) give the extension as the ratio of lengths.
         p["factor"] = p["max_position_embeddings"] / p["original_max_position_embeddings"]
+    if name in ("yarn", "llama3", "longrope"):
+        # Used only for the two fallbacks above; dropped so that equal configurations compare
+        # equal whether or not the length was written out.
+        p.pop("max_position_embeddings", None)
     if name == "yarn":
         p["beta_fast"] = p.get("beta_fast") or 32.0  # `or`: 0 and None mean the default
         p["beta_slow"] = p.get("beta_slow") or 1.0
@@ -357,9 +361,12 @@ def resolve(
     _fill_defaults(name, checked)
     missing = [k for k in family.required if k not in checked]
     if missing:
+        alternative = " (or max_position_embeddings, giving factor = max_position_embeddings / " \
+            "original_max_position_embeddings)" if name in ("yarn", "longrope") and \
+            missing[0] == "factor" else ""
         raise ValueError(
             f"scaling {name!r} needs {', '.join(missing)} (Hugging Face's names); pass e.g. "
-            f"{missing[0]}=... or include it in the scaling dict"
+            f"{missing[0]}=...{alternative} or include it in the scaling dict"
         )
     for key, default in family.optional.items():
         if default is not None:  # None-default keys stay absent (a repr shows what was given)
