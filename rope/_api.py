@@ -1,12 +1,51 @@
 """The public operation: rope.apply."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 import numpy as np
 
 from ._rope import Rope
 from ._validation import check_array
 
 __all__ = ["apply"]
+
+
+def _frozen(value: object) -> object:
+    """A hashable stand-in for a scaling argument (dicts and lists of a Hugging Face config)."""
+    if isinstance(value, Mapping):
+        return ("dict", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ("list", tuple(_frozen(v) for v in np.asarray(value).tolist()))
+    hash(value)
+    return ("value", type(value), value)  # the type too: 1, 1.0 and True are equal keys
+
+
+def _thawed(value: tuple) -> object:
+    kind, *content = value
+    if kind == "dict":
+        return {k: _thawed(v) for k, v in content[0]}
+    if kind == "list":
+        return [_thawed(v) for v in content[0]]
+    return content[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_rope(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
+    return Rope(dim, _thawed(base), _thawed(scaling), rotary_dim=_thawed(rotary_dim),
+                interleaved=_thawed(interleaved), **{k: _thawed(v) for k, v in params})
+
+
+def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
+    """The Rope of an apply call. Recent configurations are kept (a few, each with its last
+    tables), so rope.apply on q then k at the same positions builds the tables once too."""
+    try:
+        key = [_frozen(v) for v in (base, scaling, rotary_dim, interleaved)]
+        frozen_params = tuple(sorted((k, _frozen(v)) for k, v in params.items()))
+    except TypeError:  # an unhashable argument: build it uncached (and let Rope judge it)
+        return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved, **params)
+    return _cached_rope(dim, *key, frozen_params)
 
 
 def apply(
@@ -90,7 +129,6 @@ def apply(
     True
     """
     x = check_array(x)
-    config = Rope(x.shape[-1], base, scaling, rotary_dim=rotary_dim, interleaved=interleaved,
-                  **params)
+    config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
     return config.apply(x, pos, inverse=inverse, seq_axis=seq_axis, seq_len=seq_len,
                         attention_scaling=attention_scaling)

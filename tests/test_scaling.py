@@ -406,3 +406,22 @@ def test_unreadable_config(tmp_path):
         rope.Rope.from_hf_config({"rope_theta": 1e4})
     with pytest.raises(TypeError, match="path"):
         rope.Rope.from_hf_config(42)
+
+
+def test_apply_config_cache_keeps_checks_and_results():
+    """rope.apply reuses recent configurations; equal-hashing arguments of another type must
+    still be judged, and a cached configuration gives the uncached result."""
+    x = random_array((6, 16), np.float64)
+    first = rope.apply(x.copy(), 2, scaling="linear", factor=1)
+    with pytest.raises(TypeError, match="factor"):
+        rope.apply(x.copy(), 2, scaling="linear", factor=True)
+    with pytest.raises(TypeError, match="interleaved"):
+        rope.apply(x.copy(), 2, interleaved=1)
+    np.testing.assert_array_equal(rope.apply(x.copy(), 2, scaling="linear", factor=1), first)
+    np.testing.assert_array_equal(rope.apply(x.copy(), 2), first)  # factor 1 is no scaling
+    scaling = {"rope_type": "longrope", "short_factor": np.linspace(1, 2, 8),
+               "long_factor": [3.0] * 8, "factor": 2.0, "original_max_position_embeddings": 4}
+    got = rope.apply(x.copy(), 2, scaling=scaling)
+    theta = reference.frequencies(16) / 3.0  # positions 2 ... 7: length 8 > 4, long factors
+    expected = rope.attention_factor(16, scaling=scaling) * reference.rotate(x, np.arange(2, 8), theta)
+    np.testing.assert_allclose(got, expected, atol=1e-13)
