@@ -311,7 +311,12 @@ class Rope:
         seq_axis : int, default -2
             The sequence axis of x.
         seq_len : int, optional
-            Current sequence length for dynamic and longrope (default: largest position + 1).
+            Current sequence length for dynamic and longrope (default: largest position + 1,
+            as Hugging Face takes it from ``position_ids``). Hugging Face's dynamic module is
+            stateful: it keeps the base of the longest sequence seen until a sequence falls
+            back within max_position_embeddings; pass that length as `seq_len` to match it.
+            With dynamic scaling, keys cached under one length were rotated with another
+            base: re-rotate them (``inverse=True`` with the old `seq_len`, then the new one).
         attention_scaling : bool, default True
             Multiply cos and sin by `attention_factor`, as Hugging Face does. False leaves the
             rotation norm-preserving, for callers who scale the logits themselves.

@@ -344,8 +344,8 @@ def resolve(
     if name is None:
         if merged:
             raise TypeError(
-                f"parameters {sorted(merged)} were given without a scaling; pass scaling= one "
-                f"of {', '.join(repr(n) for n in _FAMILIES)}"
+                f"parameters {sorted(merged)} were given without a scaling (plain RoPE takes "
+                f"none); pass scaling= one of {', '.join(repr(n) for n in _FAMILIES)}"
             )
         return base, None, {}, partial
     family = _FAMILIES[name]
