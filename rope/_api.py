@@ -96,8 +96,8 @@ def apply(
         The sequence axis of x (any axis but the last).
     scaling : None, str or dict
         Context extension: ``"linear"``, ``"ntk"`` (``"base"``), ``"dynamic"``, ``"yarn"``,
-        ``"llama3"``, ``"longrope"``, or a Hugging Face ``rope_scaling`` / ``rope_parameters``
-        dict; parameters in `params`. See `rope.frequencies`.
+        ``"llama3"``, ``"longrope"``, ``"proportional"``, or a Hugging Face ``rope_scaling`` /
+        ``rope_parameters`` dict; parameters in `params`. See `rope.frequencies`.
     seq_len : int, optional
         Current sequence length for ``"dynamic"`` and ``"longrope"``; default: the largest
         position + 1, as Hugging Face computes it from ``position_ids``.

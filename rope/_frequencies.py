@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._scaling import ScaledFrequencies, base_scale, resolve, rotary_dimension, scaled_frequencies
+from ._scaling import (
+    ScaledFrequencies,
+    base_scale,
+    periods_of,
+    resolve,
+    rotary_dimension,
+    scaled_frequencies,
+)
 
 __all__ = ["attention_factor", "base_scale", "frequencies", "periods", "scaled"]
 
@@ -40,7 +47,8 @@ def frequencies(
         dict overrides it.
     scaling : None, str or dict
         None (or ``"default"``) for plain RoPE, or one of ``"linear"``, ``"ntk"`` (alias
-        ``"base"``), ``"dynamic"``, ``"yarn"``, ``"llama3"``, ``"longrope"``; or a Hugging
+        ``"base"``), ``"dynamic"``, ``"yarn"``, ``"llama3"``, ``"longrope"``,
+        ``"proportional"``; or a Hugging
         Face ``rope_scaling`` / ``rope_parameters`` dict (key ``rope_type`` or ``type``), whose
         entries are used as parameters.
     seq_len : int, optional
@@ -60,7 +68,11 @@ def frequencies(
           ``original_max_position_embeddings``;
         - longrope: ``short_factor``, ``long_factor`` (d/2 entries each),
           ``original_max_position_embeddings``, ``factor`` or ``max_position_embeddings``,
-          optional ``attention_factor``.
+          optional ``attention_factor``;
+        - proportional (Gemma 4): ``partial_rotary_factor`` (1), ``factor`` (1): the first
+          ``int(partial_rotary_factor * dim // 2)`` pairs at base**(-2i/dim) / factor, the
+          others 0. Here partial_rotary_factor does not shorten the rotary dimension: pairs
+          stay (i, i + dim/2) across the whole head.
 
         As in Hugging Face, ``original_max_position_embeddings`` defaults to
         ``max_position_embeddings``, and for yarn and longrope a missing ``factor`` is
@@ -100,7 +112,8 @@ def periods(
     dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
     **params: object,
 ) -> np.ndarray:
-    """Periods (wavelengths, in tokens) of the pairs: 2*pi / theta_k.
+    """Periods (wavelengths, in tokens) of the pairs: 2*pi / theta_k (inf where theta_k = 0,
+    the pairs that ``"proportional"`` leaves unrotated).
 
     Takes the arguments of `frequencies`.
 
@@ -112,7 +125,7 @@ def periods(
     >>> round(float(rope.periods(128, scaling="ntk", factor=4.0)[-1] / 54410.14), 4)
     4.0
     """
-    return 2.0 * np.pi / frequencies(dim, base, scaling, seq_len=seq_len, **params)
+    return periods_of(frequencies(dim, base, scaling, seq_len=seq_len, **params))
 
 
 def attention_factor(

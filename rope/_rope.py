@@ -20,6 +20,7 @@ from ._scaling import (
     ScaledFrequencies,
     canonical_name,
     family_parameters,
+    periods_of,
     resolve,
     rotary_dimension,
     scaled_frequencies,
@@ -208,8 +209,8 @@ class Rope:
 
     @property
     def periods(self) -> np.ndarray:
-        """Periods 2*pi/theta, in tokens, of `frequencies`."""
-        return 2.0 * np.pi / self._default.theta
+        """Periods 2*pi/theta, in tokens, of `frequencies` (inf for unrotated pairs)."""
+        return periods_of(self._default.theta)
 
     @property
     def attention_factor(self) -> float:

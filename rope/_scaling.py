@@ -28,6 +28,7 @@ __all__ = [
     "base_scale",
     "canonical_name",
     "family_parameters",
+    "periods_of",
     "resolve",
     "scaled_frequencies",
     "scaling_names",
@@ -111,6 +112,13 @@ def _optional_real(value: object, name: str) -> float | None:
     return None if value is None else _real(value, name)
 
 
+def _fraction(value: object, name: str) -> float:
+    value = _real(value, name, positive=True)
+    if value > 1.0:
+        raise ValueError(f"{name} must be in (0, 1]; got {value}")
+    return value
+
+
 def _truncate(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"scaling parameter {name} must be True or False; got {value!r}")
@@ -135,6 +143,7 @@ _CHECKS: dict[str, Callable[[object, str], object]] = {
     "mscale_all_dim": _optional_real,
     "attention_factor": lambda v, n: None if v is None else _real(v, n, positive=True),
     "truncate": _truncate,
+    "partial_rotary_factor": _fraction,
     "short_factor": _factor_list,
     "long_factor": _factor_list,
 }
@@ -222,6 +231,15 @@ def _longrope(omega, dim, base, p, seq_len):
     return omega / factors, float(attention)
 
 
+def _proportional(omega, dim, base, p, seq_len):
+    # Gemma 4: the first int(f * dim // 2) pairs of the *whole* head rotate, at the head's
+    # frequencies base**(-2i/dim); the other pairs have frequency 0 (left as they are). Unlike
+    # partial_rotary_factor elsewhere, the layout keeps half-split pairs (i, i + dim/2).
+    rotated = int(p["partial_rotary_factor"] * dim // 2)
+    theta = np.where(np.arange(dim // 2) < rotated, omega, 0.0)
+    return theta / p["factor"], 1.0
+
+
 @dataclass(frozen=True)
 class _Family:
     compute: Callable
@@ -258,6 +276,7 @@ _FAMILIES: dict[str, _Family] = {
         {"max_position_embeddings": None, "attention_factor": None},
         uses_length=True,
     ),
+    "proportional": _Family(_proportional, (), {"factor": 1.0, "partial_rotary_factor": 1.0}),
 }
 
 
@@ -336,11 +355,10 @@ def resolve(
     if "rope_theta" in merged:
         base = merged.pop("rope_theta")
     base = check_base(base)
-    partial = merged.pop("partial_rotary_factor", None)
+    # proportional reads partial_rotary_factor itself: it does not shorten the rotary dim
+    partial = merged.pop("partial_rotary_factor", None) if name != "proportional" else None
     if partial is not None:
-        partial = _real(partial, "partial_rotary_factor", positive=True)
-        if partial > 1.0:
-            raise ValueError(f"partial_rotary_factor must be in (0, 1]; got {partial}")
+        partial = _fraction(partial, "partial_rotary_factor")
     if name is None:
         if merged:
             raise TypeError(
@@ -393,6 +411,12 @@ def rotary_dimension(dim: object, partial_rotary_factor: float | None) -> int:
             f" (int({dim} * partial_rotary_factor {partial_rotary_factor}))"
         raise ValueError(f"the rotary dimension must be even and >= 2; got {rotary}{extra}")
     return rotary
+
+
+def periods_of(theta: np.ndarray) -> np.ndarray:
+    """2*pi / theta, in tokens; a pair that does not rotate (theta 0) has an infinite period."""
+    with np.errstate(divide="ignore"):
+        return 2.0 * np.pi / theta
 
 
 @dataclass(frozen=True)

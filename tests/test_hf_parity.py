@@ -67,6 +67,9 @@ for dim in (64, 96, 128):
         _config(dim, 1e4, {**yarn, "beta_fast": 0}),  # HF: 0 means the default 32
         _config(dim, 1e4, yarn, partial=0.5),
         _config(dim, 1e4, {"rope_type": "linear", "factor": 2.0}, partial=0.25),
+        _config(dim, 1e6, {"rope_type": "proportional"}, partial=0.25),  # Gemma 4
+        _config(dim, 1e6, {"rope_type": "proportional", "factor": 8.0}, partial=0.5),
+        _config(dim, 1e4, {"rope_type": "proportional"}),
         # Phi-3: original length at the top level, factor from the lengths
         _config(dim, 1e4, _longrope(dim, dim), max_len=131072,
                 original_max_position_embeddings=4096),
@@ -120,7 +123,7 @@ def test_inv_freq_and_attention_factor_match_transformers(case):
 
 def test_grid_covers_every_transformers_rope_type():
     ours = {rope.Rope.from_hf_config(c).scaling or "default" for c in CASES}
-    theirs = set(rope_utils.ROPE_INIT_FUNCTIONS) - {"proportional"}  # see the report
+    theirs = set(rope_utils.ROPE_INIT_FUNCTIONS)
     assert theirs <= ours
 
 
@@ -144,6 +147,7 @@ APPLY_CASES = [
     _config(64, 1e4, {"type": "yarn", "factor": 16.0, "original_max_position_embeddings": 32,
                       "mscale": 0.707, "mscale_all_dim": 1.0}),
     _config(64, 1e4, {"type": "linear", "factor": 4.0}, partial=0.5),
+    _config(64, 1e6, {"rope_type": "proportional", "factor": 2.0}, partial=0.25),
     _config(64, 1e4, {"type": "dynamic", "factor": 2.0}, max_len=16),  # 48 tokens: scaled
     _config(96, 1e4, _longrope(96, 7), max_len=512, original_max_position_embeddings=16),
     _config(96, 1e4, _longrope(96, 8), max_len=512, original_max_position_embeddings=64),

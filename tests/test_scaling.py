@@ -425,3 +425,22 @@ def test_apply_config_cache_keeps_checks_and_results():
     theta = reference.frequencies(16) / 3.0  # positions 2 ... 7: length 8 > 4, long factors
     expected = rope.attention_factor(16, scaling=scaling) * reference.rotate(x, np.arange(2, 8), theta)
     np.testing.assert_allclose(got, expected, atol=1e-13)
+
+
+def test_proportional_rotates_the_first_pairs_of_the_whole_head():
+    """Gemma 4: int(f * d // 2) pairs at base**(-2i/d) / factor, pairs (i, i + d/2) over the
+    whole head, the rest untouched (period inf)."""
+    d, f = 512, 0.25
+    theta = rope.frequencies(d, 1e6, {"rope_type": "proportional", "partial_rotary_factor": f},
+                             factor=2.0)
+    omega = reference.frequencies(d, 1e6)
+    np.testing.assert_allclose(theta[:64], omega[:64] / 2.0, rtol=1e-15)
+    assert np.all(theta[64:] == 0.0) and theta.shape == (256,)
+    assert np.all(np.isinf(rope.periods(d, 1e6, "proportional", partial_rotary_factor=f)[64:]))
+    x = random_array((5, d), np.float64)
+    r = rope.Rope(d, 1e6, "proportional", partial_rotary_factor=f, factor=2.0)
+    assert r.rotary_dim == d
+    got = r.apply(x.copy(), 100)
+    np.testing.assert_allclose(got, reference.rotate(x, np.arange(100, 105), theta), atol=1e-12)
+    untouched = np.r_[64:256, 256 + 64:512]
+    np.testing.assert_array_equal(got[:, untouched], x[:, untouched])
