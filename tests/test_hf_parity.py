@@ -12,7 +12,8 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="Hugging Face parity needs torch (pip install torch==2.13.0)")
+torch = pytest.importorskip(
+    "torch", reason="Hugging Face parity needs torch (pip install torch==2.13.0)")
 transformers = pytest.importorskip("transformers", reason="Hugging Face parity needs transformers")
 rope_utils = pytest.importorskip("transformers.modeling_rope_utils")
 llama = pytest.importorskip("transformers.models.llama.modeling_llama")

@@ -64,8 +64,10 @@ FAMILIES = [
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
-@pytest.mark.parametrize("name,params", FAMILIES, ids=[f"{n}{i}" for i, (n, _) in enumerate(FAMILIES)])
-def test_every_family_is_the_original_rotation_at_its_frequencies_times_A(name, params, interleaved):
+@pytest.mark.parametrize("name,params", FAMILIES,
+                         ids=[f"{n}{i}" for i, (n, _) in enumerate(FAMILIES)])
+def test_every_family_is_the_original_rotation_at_its_frequencies_times_a(name, params,
+                                                                          interleaved):
     """apply(scaling) == A * Ro(x, p theta') with theta' from rope.frequencies at the current
     length (largest position + 1), for short and long sequences."""
     for length in (40, 200):
@@ -257,7 +259,8 @@ def test_rope_config_equality_hash_repr_immutability():
     b = rope.Rope(head_dim=128, base=500000.0, scaling="llama3", factor=8, low_freq_factor=1,
                   high_freq_factor=4, original_max_position_embeddings=8192)
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
-    assert a != rope.Rope(128, 500000.0) and a != rope.Rope(128, 500000.0, LLAMA31, interleaved=True)
+    assert a != rope.Rope(128, 500000.0)
+    assert a != rope.Rope(128, 500000.0, LLAMA31, interleaved=True)
     assert "scaling='llama3'" in repr(a) and "factor=8.0" in repr(a)
     assert eval(repr(a), {"Rope": rope.Rope}) == a
     assert pickle.loads(pickle.dumps(a)) == a
@@ -423,7 +426,8 @@ def test_apply_config_cache_keeps_checks_and_results():
                "long_factor": [3.0] * 8, "factor": 2.0, "original_max_position_embeddings": 4}
     got = rope.apply(x.copy(), 2, scaling=scaling)
     theta = reference.frequencies(16) / 3.0  # positions 2 ... 7: length 8 > 4, long factors
-    expected = rope.attention_factor(16, scaling=scaling) * reference.rotate(x, np.arange(2, 8), theta)
+    expected = rope.attention_factor(16, scaling=scaling) * \
+        reference.rotate(x, np.arange(2, 8), theta)
     np.testing.assert_allclose(got, expected, atol=1e-13)
 
 
