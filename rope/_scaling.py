@@ -119,6 +119,16 @@ def _fraction(value: object, name: str) -> float:
     return value
 
 
+def _rotations(value: object, name: str) -> float:
+    """YaRN's beta (a number of rotations): > 0, or 0 meaning the default as in Hugging Face."""
+    value = _real(value, name)
+    if value < 0:
+        raise ValueError(
+            f"scaling parameter {name} must be >= 0 (0 means the default); got {value}"
+        )
+    return value
+
+
 def _truncate(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"scaling parameter {name} must be True or False; got {value!r}")
@@ -137,8 +147,8 @@ _CHECKS: dict[str, Callable[[object, str], object]] = {
     "max_position_embeddings": _length,
     "low_freq_factor": lambda v, n: _real(v, n, positive=True),
     "high_freq_factor": lambda v, n: _real(v, n, positive=True),
-    "beta_fast": _optional_real,
-    "beta_slow": _optional_real,
+    "beta_fast": _rotations,
+    "beta_slow": _rotations,
     "mscale": _optional_real,
     "mscale_all_dim": _optional_real,
     "attention_factor": lambda v, n: None if v is None else _real(v, n, positive=True),
@@ -352,9 +362,8 @@ def resolve(
         scaling = types[0] if types else None  # Hugging Face: no type means "default"
     merged.update(params)
     name = canonical_name(scaling)
-    if "rope_theta" in merged:
-        base = merged.pop("rope_theta")
-    base = check_base(base)
+    theta = merged.pop("rope_theta", None)
+    base = check_base(base if theta is None else theta)
     # proportional reads partial_rotary_factor itself: it does not shorten the rotary dim
     partial = merged.pop("partial_rotary_factor", None) if name != "proportional" else None
     if partial is not None:

@@ -367,6 +367,8 @@ BAD = [
     (dict(scaling="yarn", factor=4.0, original_max_position_embeddings=64, truncate="no"),
      TypeError, "truncate"),
     (dict(scaling={"rope_type": "yarn", "type": "linear", "factor": 2.0}), ValueError, "two"),
+    (dict(scaling="yarn", factor=4.0, original_max_position_embeddings=64, beta_slow=-1),
+     ValueError, "beta_slow must be >= 0"),
     (dict(scaling=3), TypeError, "scaling must be"),
     (dict(scaling="linear", factor=2.0, seq_len=0), ValueError, "seq_len"),
 ]
