@@ -108,10 +108,6 @@ def _length(value: object, name: str) -> int:
     return value
 
 
-def _optional_real(value: object, name: str) -> float | None:
-    return None if value is None else _real(value, name)
-
-
 def _fraction(value: object, name: str) -> float:
     value = _real(value, name, positive=True)
     if value > 1.0:
@@ -149,8 +145,8 @@ _CHECKS: dict[str, Callable[[object, str], object]] = {
     "high_freq_factor": lambda v, n: _real(v, n, positive=True),
     "beta_fast": _rotations,
     "beta_slow": _rotations,
-    "mscale": _optional_real,
-    "mscale_all_dim": _optional_real,
+    "mscale": _real,
+    "mscale_all_dim": _real,
     "attention_factor": lambda v, n: None if v is None else _real(v, n, positive=True),
     "truncate": _truncate,
     "partial_rotary_factor": _fraction,
