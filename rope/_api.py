@@ -5,8 +5,9 @@ import numpy as np
 
 from . import _core
 from ._frequencies import frequencies
+from ._parallel import run_split
 from ._positions import positions_for
-from ._validation import check_array, check_rotary_dim, check_seq_axis
+from ._validation import check_array, check_positive_int, check_rotary_dim, check_seq_axis
 
 __all__ = ["apply"]
 
@@ -29,6 +30,7 @@ def apply(
     inverse: bool = False,
     seq_axis: int = -2,
     scaling: object = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
 
@@ -64,6 +66,10 @@ def apply(
         The sequence axis of x (any axis but the last).
     scaling : None
         Reserved for the context-extension families.
+    threads : int, default 1
+        Rotate with up to this many threads (x split along a leading axis; each thread rotates
+        its slice in place with the GIL released). Worth it only for large arrays: slices
+        smaller than 1 MiB are not split off.
 
     Returns
     -------
@@ -87,8 +93,14 @@ def apply(
     dim = check_rotary_dim(rotary_dim, head_dim)
     axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
     positions = positions_for(pos, x.shape, axis)
+    threads = check_positive_int(threads, "threads")
     theta = frequencies(dim, base, scaling)
     if inverse:
         theta = -theta
-    _rotate(x, positions, theta, bool(interleaved))
+    if threads == 1:
+        _rotate(x, positions, theta, bool(interleaved))
+    else:
+        run_split(lambda part, part_positions: _rotate(part, part_positions, theta,
+                                                       bool(interleaved)),
+                  x, positions, threads)
     return x
