@@ -1,6 +1,8 @@
 """The public operation: rope.apply."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import _core
@@ -14,10 +16,28 @@ __all__ = ["apply"]
 
 def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved: bool) -> None:
     """Rotate x in place by the angles positions * theta (all inputs already validated)."""
+    if positions.ndim <= 1 or positions.size == positions.shape[0]:
+        # Positions vary along the outermost axis at most, so consecutive rows share them
+        # (every head of a token, a whole decode step): one call that builds each position's
+        # tables once, in cache, beats building full tables first. A lone position goes in
+        # as a Python scalar, which NumPy takes ~1 us faster than a 0-d array.
+        rotate_at = _core.rotate_interleaved_at if interleaved else _core.rotate_at
+        rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
+        return
     table_dtype = np.float64 if x.dtype == np.float64 else np.float32
     cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
     rotate = _core.rotate_interleaved if interleaved else _core.rotate
     rotate(x, cos, sin, out=x)
+
+
+@functools.lru_cache(maxsize=64)
+def _unscaled_frequencies(dim: int, base: float, inverse: bool) -> np.ndarray:
+    """frequencies(dim, base), negated for the inverse, read-only and cached: building them
+    costs more than rotating a decode step."""
+    theta = frequencies(dim, base)
+    theta = -theta if inverse else theta
+    theta.flags.writeable = False
+    return theta
 
 
 def apply(
@@ -94,9 +114,12 @@ def apply(
     axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
     positions = positions_for(pos, x.shape, axis)
     threads = check_positive_int(threads, "threads")
-    theta = frequencies(dim, base, scaling)
-    if inverse:
-        theta = -theta
+    if scaling is None and type(base) in (float, int):
+        theta = _unscaled_frequencies(dim, base, bool(inverse))
+    else:
+        theta = frequencies(dim, base, scaling)
+        if inverse:
+            theta = -theta
     if threads == 1:
         _rotate(x, positions, theta, bool(interleaved))
     else:
