@@ -1,22 +1,43 @@
 """The public operation: rope.apply."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import _core
 from ._frequencies import frequencies
+from ._parallel import run_split
 from ._positions import positions_for
-from ._validation import check_array, check_rotary_dim, check_seq_axis
+from ._validation import check_array, check_positive_int, check_rotary_dim, check_seq_axis
 
 __all__ = ["apply"]
 
 
 def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved: bool) -> None:
     """Rotate x in place by the angles positions * theta (all inputs already validated)."""
+    if positions.ndim <= 1 or positions.size == positions.shape[0]:
+        # Positions vary along the outermost axis at most, so consecutive rows share them
+        # (every head of a token, a whole decode step): one call that builds each position's
+        # tables once, in cache, beats building full tables first. A lone position goes in
+        # as a Python scalar, which NumPy takes ~1 us faster than a 0-d array.
+        rotate_at = _core.rotate_interleaved_at if interleaved else _core.rotate_at
+        rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
+        return
     table_dtype = np.float64 if x.dtype == np.float64 else np.float32
     cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
     rotate = _core.rotate_interleaved if interleaved else _core.rotate
     rotate(x, cos, sin, out=x)
+
+
+@functools.lru_cache(maxsize=64)
+def _unscaled_frequencies(dim: int, base: float, inverse: bool) -> np.ndarray:
+    """frequencies(dim, base), negated for the inverse, read-only and cached: building them
+    costs more than rotating a decode step."""
+    theta = frequencies(dim, base)
+    theta = -theta if inverse else theta
+    theta.flags.writeable = False
+    return theta
 
 
 def apply(
@@ -29,6 +50,7 @@ def apply(
     inverse: bool = False,
     seq_axis: int = -2,
     scaling: object = None,
+    threads: int = 1,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
 
@@ -64,6 +86,10 @@ def apply(
         The sequence axis of x (any axis but the last).
     scaling : None
         Reserved for the context-extension families.
+    threads : int, default 1
+        Rotate with up to this many threads (x split along a leading axis; each thread rotates
+        its slice in place with the GIL released). Worth it only for large arrays: slices
+        smaller than 1 MiB are not split off.
 
     Returns
     -------
@@ -87,8 +113,17 @@ def apply(
     dim = check_rotary_dim(rotary_dim, head_dim)
     axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
     positions = positions_for(pos, x.shape, axis)
-    theta = frequencies(dim, base, scaling)
-    if inverse:
-        theta = -theta
-    _rotate(x, positions, theta, bool(interleaved))
+    threads = check_positive_int(threads, "threads")
+    if scaling is None and type(base) in (float, int):
+        theta = _unscaled_frequencies(dim, base, bool(inverse))
+    else:
+        theta = frequencies(dim, base, scaling)
+        if inverse:
+            theta = -theta
+    if threads == 1:
+        _rotate(x, positions, theta, bool(interleaved))
+    else:
+        run_split(lambda part, part_positions: _rotate(part, part_positions, theta,
+                                                       bool(interleaved)),
+                  x, positions, threads)
     return x

@@ -206,8 +206,9 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     const double aq = __builtin_fabs(q);
     const double s = aq == 1.0 ? cos_x : sin_x;
     const double c = aq == 1.0 ? sin_x : cos_x;
-    *sin_out = (q == -1.0 || aq == 2.0) ? -s : s;
-    *cos_out = (q == 1.0 || aq == 2.0) ? -c : c;
+    /* `|`, not `||`: a short-circuit is a branch, and a branch stops vectorization. */
+    *sin_out = ((q == -1.0) | (aq == 2.0)) ? -s : s;
+    *cos_out = ((q == 1.0) | (aq == 2.0)) ? -c : c;
 }
 
 static void ROPE_FN(cos_sin_f64)(void *cos_, void *sin_, double pos, const double *theta,
