@@ -24,7 +24,9 @@ def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved
         rotate_at = _core.rotate_interleaved_at if interleaved else _core.rotate_at
         rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
         return
-    table_dtype = np.float64 if x.dtype == np.float64 else np.float32
+    # float32 data is rotated with float64 tables in float64 arithmetic (rounded once, exact);
+    # float16 data needs no more than float32 tables.
+    table_dtype = np.float32 if x.dtype == np.float16 else np.float64
     cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
     rotate = _core.rotate_interleaved if interleaved else _core.rotate
     rotate(x, cos, sin, out=x)

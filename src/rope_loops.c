@@ -20,8 +20,9 @@ void rope_set_active_kernels(const rope_kernel_table *kernels)
     __atomic_store_n(&rope_kernels_in_use, kernels, __ATOMIC_RELEASE);
 }
 
-static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 8};       /* f16, f32, f64 data */
-static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8}; /* their cos/sin */
+/* Bytes per data element and per table element, by rope_dtype (F16, F32, F32_F64, F64). */
+static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 4, 8};
+static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8};
 
 /* Copy `count` elements of `item` bytes (2, 4 or 8) between runs with any byte strides,
  * including zero and negative ones. */
@@ -210,8 +211,8 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
 {
     const rope_rotate_at_spec *spec = data;
     const rope_kernel_table *kern = rope_active_kernels();
-    rope_cos_sin_fn *cos_sin = kern->cos_sin[spec->rotate.dtype == ROPE_F64 ? ROPE_TABLE_F64
-                                                                             : ROPE_TABLE_F32];
+    rope_cos_sin_fn *cos_sin = kern->cos_sin[rope_table_item_size[spec->rotate.dtype] == 8
+                                                  ? ROPE_TABLE_F64 : ROPE_TABLE_F32];
     const npy_intp count = dimensions[0], n = dimensions[1], k = dimensions[2];
     const npy_intp item = rope_item_size[spec->rotate.dtype];
     const npy_intp x_step = steps[0], pos_step = steps[1], theta_step = steps[2],
