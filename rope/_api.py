@@ -37,9 +37,19 @@ def _cached_rope(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
                 interleaved=_thawed(interleaved), **{k: _thawed(v) for k, v in params})
 
 
+@functools.lru_cache(maxsize=8)
+def _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved) -> Rope:
+    return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved)
+
+
 def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
     """The Rope of an apply call. Recent configurations are kept (a few, each with its last
     tables), so rope.apply on q then k at the same positions builds the tables once too."""
+    if not params and (scaling is None or type(scaling) is str) and type(base) in (float, int) \
+            and type(interleaved) is bool and (rotary_dim is None or type(rotary_dim) is int):
+        # The common call, keyed without freezing (a decode step costs only microseconds);
+        # these exact types cannot collide with an invalid argument that hashes equal.
+        return _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved)
     try:
         key = [_frozen(v) for v in (base, scaling, rotary_dim, interleaved)]
         frozen_params = tuple(sorted((k, _frozen(v)) for k, v in params.items()))
@@ -60,6 +70,7 @@ def apply(
     scaling: object = None,
     seq_len: int | None = None,
     attention_scaling: bool = True,
+    threads: int = 1,
     **params: object,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
@@ -104,6 +115,10 @@ def apply(
     attention_scaling : bool, default True
         Multiply cos and sin by the family's attention factor (YaRN, LongRoPE), as Hugging
         Face does; False rotates without it (see `rope.attention_factor`).
+    threads : int, default 1
+        Rotate with up to this many threads (x split along a leading axis; each thread rotates
+        its slice in place with the GIL released). Worth it only for large arrays: slices
+        smaller than 1 MiB are not split off.
     **params
         The scaling family's parameters with Hugging Face's names (``factor``,
         ``original_max_position_embeddings``, ...), or ``partial_rotary_factor``.
@@ -131,4 +146,4 @@ def apply(
     x = check_array(x)
     config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
     return config.apply(x, pos, inverse=inverse, seq_axis=seq_axis, seq_len=seq_len,
-                        attention_scaling=attention_scaling)
+                        attention_scaling=attention_scaling, threads=threads)

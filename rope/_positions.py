@@ -64,7 +64,8 @@ def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.nd
     unused. The result has dtype int64 or float64 and holds values in [-2**53, 2**53].
     """
     lead = x_shape[:-1]
-    if isinstance(pos, numbers.Integral) and not isinstance(pos, bool):
+    # `type(pos) is int` first: the ABC check costs as much as a decode step's rotation.
+    if type(pos) is int or (isinstance(pos, numbers.Integral) and not isinstance(pos, bool)):
         offset = operator.index(pos)
         length = x_shape[seq_axis] if lead else 1
         if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
@@ -72,7 +73,7 @@ def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.nd
                 f"pos={offset} with {length} positions reaches past 2**53, beyond which "
                 f"positions are not exact in float64"
             )
-        if not lead:
+        if not lead or length == 1:  # one position for every vector (a decode step): 0-d
             return np.array(offset, dtype=np.int64)
         shape = [1] * len(lead)
         shape[seq_axis] = length

@@ -15,6 +15,7 @@ from types import MappingProxyType
 import numpy as np
 
 from . import _core
+from ._parallel import run_split
 from ._positions import positions_for, sequence_length
 from ._scaling import (
     ScaledFrequencies,
@@ -48,7 +49,9 @@ def build_tables(
 
 
 def _table_dtype(x: np.ndarray) -> np.dtype:
-    return np.dtype(np.float64 if x.dtype == np.float64 else np.float32)
+    # float32 data is rotated with float64 tables in float64 arithmetic (rounded once, exact);
+    # float16 data needs no more than float32 tables.
+    return np.dtype(np.float32 if x.dtype == np.float16 else np.float64)
 
 
 class Rope:
@@ -275,27 +278,59 @@ class Rope:
         >>> r.tables(np.arange(3), np.float32)[0] is cos
         True
         """
+        scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention)
+
+    def _scaled_for(
+        self, positions: np.ndarray, seq_len: int | None, attention_scaling: bool
+    ) -> tuple[ScaledFrequencies, float]:
         if seq_len is None and uses_length(self._scaling):
             seq_len = sequence_length(positions)
         scaled = self._scaled_at(seq_len)
-        attention = scaled.attention_factor if attention_scaling else 1.0
-        key = (id(scaled), np.dtype(dtype), bool(inverse), attention, positions.dtype,
-               positions.shape)
+        return scaled, (scaled.attention_factor if attention_scaling else 1.0)
+
+    def _cached_tables(
+        self, positions: np.ndarray, scaled: ScaledFrequencies, dtype: np.dtype, inverse: bool,
+        attention: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(scaled), dtype, inverse, attention, positions.dtype, positions.shape)
         with self._lock:
             cached = self._tables
         if cached is not None and cached[0] == key and cached[1][0] is scaled and \
                 np.array_equal(cached[1][1], positions):
             return cached[2], cached[3]
-        theta = -scaled.theta if inverse else scaled.theta
-        cos, sin = build_tables(positions, theta, attention, np.dtype(dtype))
+        cos, sin = build_tables(positions, scaled.negated if inverse else scaled.theta,
+                                attention, dtype)
         cos.flags.writeable = sin.flags.writeable = False
         with self._lock:
             object.__setattr__(self, "_tables", (key, (scaled, positions.copy()), cos, sin))
         return cos, sin
 
+    def _rotate(
+        self, x: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies, inverse: bool,
+        attention: float, cache: bool,
+    ) -> None:
+        """Rotate x in place (everything already validated): the one rotating path."""
+        theta = scaled.negated if inverse else scaled.theta
+        if attention == 1.0 and (positions.ndim <= 1 or positions.size == positions.shape[0]):
+            # Positions vary along the outermost axis at most, so consecutive rows share them
+            # (every head of a token, a whole decode step): one call that builds each position's
+            # tables once, in cache, beats building full tables first. A lone position goes in
+            # as a Python scalar, which NumPy takes ~1 us faster than a 0-d array.
+            rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
+            rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
+            return
+        dtype = _table_dtype(x)
+        if cache:
+            cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
+        else:  # a thread's slice: its own positions, not worth displacing the cached tables
+            cos, sin = build_tables(positions, theta, attention, dtype)
+        rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
+        rotate(x, cos, sin, out=x)
+
     def apply(
         self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int = -2,
-        seq_len: int | None = None, attention_scaling: bool = True,
+        seq_len: int | None = None, attention_scaling: bool = True, threads: int = 1,
     ) -> np.ndarray:
         """Rotate `x` in place by this configuration and return it.
 
@@ -321,6 +356,8 @@ class Rope:
         attention_scaling : bool, default True
             Multiply cos and sin by `attention_factor`, as Hugging Face does. False leaves the
             rotation norm-preserving, for callers who scale the logits themselves.
+        threads : int, default 1
+            Rotate with up to this many threads, as for `rope.apply`.
 
         Returns
         -------
@@ -343,10 +380,15 @@ class Rope:
             )
         axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
         positions = positions_for(pos, x.shape, axis)
-        cos, sin = self.tables(positions, _table_dtype(x), inverse=inverse, seq_len=seq_len,
-                               attention_scaling=attention_scaling)
-        rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
-        rotate(x, cos, sin, out=x)
+        threads = check_positive_int(threads, "threads")
+        scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        inverse = bool(inverse)
+        if threads == 1:
+            self._rotate(x, positions, scaled, inverse, attention, cache=True)
+        else:
+            run_split(lambda part, part_positions: self._rotate(
+                part, part_positions, scaled, inverse, attention, cache=False),
+                x, positions, threads)
         return x
 
     # -- Hugging Face ---------------------------------------------------------------------

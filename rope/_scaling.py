@@ -430,6 +430,7 @@ class ScaledFrequencies:
 
     theta: np.ndarray
     attention_factor: float
+    negated: np.ndarray  # -theta, for inverse rotations (kept: building it costs a decode step)
 
 
 def scaled_frequencies(
@@ -451,5 +452,6 @@ def scaled_frequencies(
             seq_len = _length(seq_len, "seq_len")
         theta, attention = _FAMILIES[name].compute(omega, rotary_dim, base, params, seq_len)
     theta = np.ascontiguousarray(theta, dtype=np.float64)
-    theta.flags.writeable = False
-    return ScaledFrequencies(theta, attention)
+    negated = -theta
+    theta.flags.writeable = negated.flags.writeable = False
+    return ScaledFrequencies(theta, attention, negated)

@@ -29,6 +29,8 @@ _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 def check_array(x: object, name: str = "x") -> np.ndarray:
     """Return `x` if it is an array rope can rotate in place, else raise."""
+    if type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable:
+        return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     if not isinstance(x, np.ndarray):
         raise TypeError(
             f"{name} must be a NumPy array, since rope rotates it in place; got "
@@ -63,7 +65,9 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
 
 def check_positive_int(value: object, name: str) -> int:
     """Return `value` as an int if it is an integer >= 1 (not a bool), else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is int:  # fast path: the ABC check below is slow
+        pass
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {value!r}")
     value = operator.index(value)
     if value < 1:
@@ -106,7 +110,9 @@ def check_base(base: object) -> float:
 
 def check_seq_axis(seq_axis: object, ndim: int) -> int:
     """The sequence axis of an `ndim`-d x as a non-negative index; never the last axis."""
-    if isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
+    if type(seq_axis) is int:  # fast path: the ABC check below is slow
+        pass
+    elif isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
         raise TypeError(f"seq_axis must be an integer axis; got {seq_axis!r}")
     seq_axis = operator.index(seq_axis)
     axis = seq_axis + ndim if seq_axis < 0 else seq_axis

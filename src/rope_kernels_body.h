@@ -56,6 +56,36 @@ static void ROPE_FN(split_f64)(void *oa_, void *ob_, const void *a_, const void 
     }
 }
 
+/* float32 data with float64 tables, computed in float64: the products of a float and a double
+ * carry 53 bits, so the one rounding that matters is the final one to float32. */
+static void ROPE_FN(split_f32_f64)(void *oa_, void *ob_, const void *a_, const void *b_,
+                                   const void *cos_, const void *sin_, ptrdiff_t m)
+{
+    float *oa = oa_, *ob = ob_;
+    const float *a = a_, *b = b_;
+    const double *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = a[j], x1 = b[j];
+        oa[j] = (float)ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        ob[j] = (float)ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
+static void ROPE_FN(pairs_f32_f64)(void *o_, const void *x_, const void *cos_, const void *sin_,
+                                   ptrdiff_t m)
+{
+    float *o = o_;
+    const float *x = x_;
+    const double *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = x[2 * j], x1 = x[2 * j + 1];
+        o[2 * j] = (float)ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        o[2 * j + 1] = (float)ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
 static void ROPE_FN(pairs_f32)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                ptrdiff_t m)
 {
@@ -206,8 +236,9 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     const double aq = __builtin_fabs(q);
     const double s = aq == 1.0 ? cos_x : sin_x;
     const double c = aq == 1.0 ? sin_x : cos_x;
-    *sin_out = (q == -1.0 || aq == 2.0) ? -s : s;
-    *cos_out = (q == 1.0 || aq == 2.0) ? -c : c;
+    /* `|`, not `||`: a short-circuit is a branch, and a branch stops vectorization. */
+    *sin_out = ((q == -1.0) | (aq == 2.0)) ? -s : s;
+    *cos_out = ((q == 1.0) | (aq == 2.0)) ? -c : c;
 }
 
 static void ROPE_FN(cos_sin_f64)(void *cos_, void *sin_, double pos, const double *theta,
@@ -238,8 +269,10 @@ static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const doubl
 
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
-    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f64)},
-    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f64)},
+    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
+              ROPE_FN(split_f64)},
+    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
+              ROPE_FN(pairs_f64)},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
 };
 
