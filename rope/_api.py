@@ -6,7 +6,7 @@ import numpy as np
 from . import _core
 from ._frequencies import frequencies
 from ._positions import positions_for
-from ._validation import check_array, check_rotary_dim, check_seq_axis
+from ._validation import check_array, check_flag, check_rotary_dim, check_seq_axis
 
 __all__ = ["apply"]
 
@@ -88,7 +88,7 @@ def apply(
     axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
     positions = positions_for(pos, x.shape, axis)
     theta = frequencies(dim, base, scaling)
-    if inverse:
+    if check_flag(inverse, "inverse"):
         theta = -theta
-    _rotate(x, positions, theta, bool(interleaved))
+    _rotate(x, positions, theta, check_flag(interleaved, "interleaved"))
     return x
