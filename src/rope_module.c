@@ -33,19 +33,21 @@ static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
 };
-/* float64 tables by default; float32 ones with dtype=np.float32. int32 before int64 so that
- * int32 positions are not widened by a copy. */
+/* float64 tables by default; float32 ones with dtype=np.float32. int64 before int32: a Python
+ * int position is "weak" (NEP 50) and would otherwise pick the int32 loop and overflow past
+ * 2**31 (cos_sin(10**12, theta) raised OverflowError). int32 arrays are then widened, a copy of
+ * the positions only (small next to x); the int32 loop stays for an explicit signature. */
 static const char rope_cos_sin_types[] = {
-    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
-    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
 };
 static rope_cos_sin_spec rope_cos_sin_specs[] = {
-    {NPY_INT32, ROPE_TABLE_F64}, {NPY_INT64, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
-    {NPY_INT32, ROPE_TABLE_F32}, {NPY_INT64, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
+    {NPY_INT64, ROPE_TABLE_F64}, {NPY_INT32, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
+    {NPY_INT64, ROPE_TABLE_F32}, {NPY_INT32, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
 };
 static void *rope_cos_sin_data[] = {
     &rope_cos_sin_specs[0], &rope_cos_sin_specs[1], &rope_cos_sin_specs[2],
@@ -149,7 +151,8 @@ static const char rope_cos_sin_doc[] =
     "The product of a position and a float64 frequency is formed without rounding (as a sum\n"
     "of two doubles) and reduced modulo 2 pi in double-double arithmetic, so the tables are\n"
     "those of the exact angle at any position with |pos| <= 2**53, rounded once to the output\n"
-    "type. (Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
+    "type. Angles |pos * theta| > 2**54, past the exact range, give NaN (never a wrong value).\n"
+    "(Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
     "about 0.008 rad at position 1e5.)\n"
     "\n"
     "Parameters\n"
@@ -275,7 +278,10 @@ PyMODINIT_FUNC PyInit__core(void)
     }
 #ifdef Py_GIL_DISABLED
     /* The loops share no mutable state; the kernel table is swapped atomically. */
-    PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED);
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
 #endif
     if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 3, 3, 1,
                         "rotate", rope_rotate_doc, "(n),(k),(k)->(n)",

