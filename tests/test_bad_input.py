@@ -8,6 +8,7 @@ cases from the one that was running on fail with the child's exit status and std
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,10 @@ import rope
 from rope import reference
 
 HERE = Path(__file__).resolve()
+# Child processes import the rope this process imported (an installed one, or an in-place build).
+_ROPE_ROOT = str(Path(rope.__file__).resolve().parent.parent)
+CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (_ROPE_ROOT, os.environ.get("PYTHONPATH")) if p)}
 
 
 def _x(shape=(4, 8), dtype=np.float32):
@@ -198,7 +203,8 @@ def _child_main():
 @pytest.fixture(scope="module")
 def matrix_results():
     """Run every case in one child interpreter; map case name -> result (or the crash)."""
-    proc = subprocess.run([sys.executable, str(HERE)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, str(HERE)], capture_output=True, text=True, timeout=600,
+                          env=CHILD_ENV)
     results, running = {}, None
     for line in proc.stdout.splitlines():
         record = json.loads(line)
@@ -237,7 +243,8 @@ def test_bad_input(matrix_results, name):
     [([], ["usage", "command"]), (["bogus"], ["invalid choice", "demo"]), (["demo", "--bogus"], ["unrecognized"])],
 )
 def test_cli_bad_arguments(argv, words):
-    proc = subprocess.run([sys.executable, "-m", "rope", *argv], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "rope", *argv], capture_output=True, text=True, timeout=300,
+                          env=CHILD_ENV)
     assert proc.returncode == 2, proc.stderr
     for word in words:
         assert word in proc.stderr
