@@ -9,7 +9,9 @@ from . import _core
 from ._frequencies import frequencies
 from ._parallel import run_split
 from ._positions import positions_for
-from ._validation import check_array, check_positive_int, check_rotary_dim, check_seq_axis
+from ._validation import (
+    check_array, check_flag, check_positive_int, check_rotary_dim, check_seq_axis,
+)
 
 __all__ = ["apply"]
 
@@ -116,16 +118,18 @@ def apply(
     axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
     positions = positions_for(pos, x.shape, axis)
     threads = check_positive_int(threads, "threads")
+    inverse = check_flag(inverse, "inverse")
+    interleaved = check_flag(interleaved, "interleaved")
     if scaling is None and type(base) in (float, int):
-        theta = _unscaled_frequencies(dim, base, bool(inverse))
+        theta = _unscaled_frequencies(dim, base, inverse)
     else:
         theta = frequencies(dim, base, scaling)
         if inverse:
             theta = -theta
     if threads == 1:
-        _rotate(x, positions, theta, bool(interleaved))
+        _rotate(x, positions, theta, interleaved)
     else:
         run_split(lambda part, part_positions: _rotate(part, part_positions, theta,
-                                                       bool(interleaved)),
+                                                       interleaved),
                   x, positions, threads)
     return x
