@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ._rope import Rope
-from ._validation import check_array
+from ._validation import check_array, check_rotary_dim
 
 __all__ = ["apply"]
 
@@ -144,6 +144,8 @@ def apply(
     True
     """
     x = check_array(x)
+    if x.shape[-1] == 0:
+        check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
     return config.apply(x, pos, inverse=inverse, seq_axis=seq_axis, seq_len=seq_len,
                         attention_scaling=attention_scaling, threads=threads)

@@ -27,7 +27,13 @@ from ._scaling import (
     scaled_frequencies,
     uses_length,
 )
-from ._validation import check_array, check_positive_int, check_rotary_dim, check_seq_axis
+from ._validation import (
+    check_array,
+    check_flag,
+    check_positive_int,
+    check_rotary_dim,
+    check_seq_axis,
+)
 
 __all__ = ["Rope", "build_tables"]
 
@@ -128,8 +134,7 @@ class Rope:
                 )
             rotary_dim = from_partial
         rotary_dim = check_rotary_dim(rotary_dim, dim)
-        if not isinstance(interleaved, (bool, np.bool_)):
-            raise TypeError(f"interleaved must be True or False; got {interleaved!r}")
+        interleaved = check_flag(interleaved, "interleaved")
         set_ = object.__setattr__
         set_(self, "_dim", dim)
         set_(self, "_rotary_dim", rotary_dim)
@@ -381,8 +386,9 @@ class Rope:
         axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
         positions = positions_for(pos, x.shape, axis)
         threads = check_positive_int(threads, "threads")
+        inverse = check_flag(inverse, "inverse")
+        attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        inverse = bool(inverse)
         if threads == 1:
             self._rotate(x, positions, scaled, inverse, attention, cache=True)
         else:

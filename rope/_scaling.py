@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ._validation import check_base, check_positive_int
+from ._validation import check_base, check_flag, check_positive_int
 
 __all__ = [
     "ScaledFrequencies",
@@ -125,12 +125,6 @@ def _rotations(value: object, name: str) -> float:
     return value
 
 
-def _truncate(value: object, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"scaling parameter {name} must be True or False; got {value!r}")
-    return bool(value)
-
-
 def _factor_list(value: object, name: str) -> tuple[float, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise TypeError(f"scaling parameter {name} must be a list of numbers; got {value!r}")
@@ -148,7 +142,7 @@ _CHECKS: dict[str, Callable[[object, str], object]] = {
     "mscale": _real,
     "mscale_all_dim": _real,
     "attention_factor": lambda v, n: None if v is None else _real(v, n, positive=True),
-    "truncate": _truncate,
+    "truncate": check_flag,
     "partial_rotary_factor": _fraction,
     "short_factor": _factor_list,
     "long_factor": _factor_list,

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_POSITION",
     "check_array",
     "check_base",
+    "check_flag",
     "check_rotary_dim",
     "check_seq_axis",
     "check_positive_int",
@@ -29,7 +30,8 @@ _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 def check_array(x: object, name: str = "x") -> np.ndarray:
     """Return `x` if it is an array rope can rotate in place, else raise."""
-    if type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable:
+    if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
+            and 0 not in x.strides):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     if not isinstance(x, np.ndarray):
         raise TypeError(
@@ -60,6 +62,15 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
             f"{name} is read-only and rope rotates in place; pass a writeable copy "
             f"({name}.copy())"
         )
+    for axis, (length, stride) in enumerate(zip(x.shape, x.strides)):
+        # A zero stride (np.broadcast_to, as_strided) makes several vectors one memory: rotating
+        # them in place would rotate that memory once per vector, by each one's angle.
+        if stride == 0 and length > 1 and x.size:
+            raise ValueError(
+                f"{name} has stride 0 on axis {axis}: its {length} entries along that axis share "
+                f"memory, so rotating in place would rotate it {length} times. Pass a real array "
+                f"({name} = {name}.copy())"
+            )
     return x
 
 
@@ -77,6 +88,11 @@ def check_positive_int(value: object, name: str) -> int:
 
 def check_rotary_dim(rotary_dim: object, head_dim: int) -> int:
     """The number of rotated coordinates: all of the head dimension by default."""
+    if head_dim == 0:
+        raise ValueError(
+            "x has an empty last axis (head dimension 0): there are no coordinates to rotate; "
+            "put the head dimension on the last axis of x"
+        )
     if rotary_dim is None:
         if head_dim % 2:
             raise ValueError(
@@ -93,6 +109,14 @@ def check_rotary_dim(rotary_dim: object, head_dim: int) -> int:
             f"(last axis of x); pass rotary_dim <= {head_dim}"
         )
     return rotary_dim
+
+
+def check_flag(value: object, name: str) -> bool:
+    """Return `value` as a bool if it is one (Python or NumPy), else raise: a string such as
+    "no" or None would otherwise pass as a truth value and silently choose a branch."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
 
 
 def check_base(base: object) -> float:

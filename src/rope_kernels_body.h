@@ -222,7 +222,13 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     ROPE_FN(two_prod)(n, TWO_PI_HI, &th, &tl);         /* n * TWO_PI_HI = th + tl, exactly */
     /* hi - th is exact (Sterbenz: they are within a factor of two once n != 0). */
     double r = ((hi - th) - tl) + lo;
-    r = (r - n * TWO_PI_MID) - n * TWO_PI_LO;          /* r in [-pi, pi], error ~1e-16 */
+    r = (r - n * TWO_PI_MID) - n * TWO_PI_LO;
+    /* Past |hi| = 2^52 the quotient hi/(2 pi) is rounded to a quarter or a half, and n can be
+     * one off: r up to ~pi + 1.6, whose quadrant (+-3) the code below does not handle (cos at
+     * positions in [2^52, 2^53] came out wrong). Wrap back once; r +- TWO_PI_HI is exact
+     * (Sterbenz). */
+    const double wrap = r > TWO_PI_HI * 0.5 ? -1.0 : (r < -TWO_PI_HI * 0.5 ? 1.0 : 0.0);
+    r = (r + wrap * TWO_PI_HI) + wrap * TWO_PI_MID;    /* r in [-pi, pi], error ~1e-16 */
 
     const double q = ROPE_FN(round_int)(r * TWO_OVER_PI);  /* quadrant, -2 ... 2 */
     const double x = (r - q * PIO2_HI) - q * PIO2_LO;      /* |x| <= pi/4 */
@@ -236,9 +242,13 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     const double aq = __builtin_fabs(q);
     const double s = aq == 1.0 ? cos_x : sin_x;
     const double c = aq == 1.0 ? sin_x : cos_x;
-    /* `|`, not `||`: a short-circuit is a branch, and a branch stops vectorization. */
-    *sin_out = ((q == -1.0) | (aq == 2.0)) ? -s : s;
-    *cos_out = ((q == 1.0) | (aq == 2.0)) ? -c : c;
+    /* Past |angle| = 2^54 the quotient n no longer rounds to an integer and the reduction
+     * returns a wrong angle (cos(2^62) came out with the wrong sign): NaN, never a wrong value.
+     * Positions |p| <= 2^53 with |theta| <= 1 stay inside. NaN and inf angles give NaN too.
+     * `|`, not `||`: a short-circuit is a branch, and a branch stops vectorization. */
+    const int in_range = __builtin_fabs(hi) <= 0x1p54;
+    *sin_out = in_range ? (((q == -1.0) | (aq == 2.0)) ? -s : s) : __builtin_nan("");
+    *cos_out = in_range ? (((q == 1.0) | (aq == 2.0)) ? -c : c) : __builtin_nan("");
 }
 
 static void ROPE_FN(cos_sin_f64)(void *cos_, void *sin_, double pos, const double *theta,

@@ -230,7 +230,8 @@ static const char rope_cos_sin_doc[] =
     "The product of a position and a float64 frequency is formed without rounding (as a sum\n"
     "of two doubles) and reduced modulo 2 pi in double-double arithmetic, so the tables are\n"
     "those of the exact angle at any position with |pos| <= 2**53, rounded once to the output\n"
-    "type. (Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
+    "type. Angles |pos * theta| > 2**54, past the exact range, give NaN (never a wrong value).\n"
+    "(Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
     "about 0.008 rad at position 1e5.)\n"
     "\n"
     "Parameters\n"
@@ -356,7 +357,10 @@ PyMODINIT_FUNC PyInit__core(void)
     }
 #ifdef Py_GIL_DISABLED
     /* The loops share no mutable state; the kernel table is swapped atomically. */
-    PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED);
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
 #endif
     if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 4, 3, 1,
                         "rotate", rope_rotate_doc, "(n),(k),(k)->(n)",
