@@ -147,5 +147,4 @@ def apply(
     if x.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
-    return config.apply(x, pos, inverse=inverse, seq_axis=seq_axis, seq_len=seq_len,
-                        attention_scaling=attention_scaling, threads=threads)
+    return config._apply_checked(x, pos, inverse, seq_axis, seq_len, attention_scaling, threads)

@@ -103,7 +103,7 @@ class Rope:
     """
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
-                 "_key", "_default", "_by_length", "_tables", "_lock")
+                 "_uses_length", "_key", "_default", "_by_length", "_tables", "_lock")
 
     def __init__(
         self,
@@ -142,6 +142,7 @@ class Rope:
         set_(self, "_scaling", name)
         set_(self, "_params", tuple(sorted(checked.items())))
         set_(self, "_interleaved", bool(interleaved))
+        set_(self, "_uses_length", uses_length(name))
         set_(self, "_key", (dim, rotary_dim, base, name, self._params, bool(interleaved)))
         # Built eagerly: a Rope that cannot compute its frequencies (e.g. longrope factor lists
         # of the wrong length) fails at construction, before any array is touched.
@@ -289,9 +290,12 @@ class Rope:
     def _scaled_for(
         self, positions: np.ndarray, seq_len: int | None, attention_scaling: bool
     ) -> tuple[ScaledFrequencies, float]:
-        if seq_len is None and uses_length(self._scaling):
-            seq_len = sequence_length(positions)
-        scaled = self._scaled_at(seq_len)
+        if seq_len is None and not self._uses_length:
+            scaled = self._default  # the common case, without the length bookkeeping
+        else:
+            if seq_len is None:
+                seq_len = sequence_length(positions)
+            scaled = self._scaled_at(seq_len)
         return scaled, (scaled.attention_factor if attention_scaling else 1.0)
 
     def _cached_tables(
@@ -377,7 +381,11 @@ class Rope:
         >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
         True
         """
-        x = check_array(x)
+        return self._apply_checked(check_array(x), pos, inverse, seq_axis, seq_len,
+                                   attention_scaling, threads)
+
+    def _apply_checked(self, x, pos, inverse, seq_axis, seq_len, attention_scaling, threads):
+        """`apply` for an x that has passed check_array (rope.apply checks it first)."""
         if x.shape[-1] != self._dim:
             raise ValueError(
                 f"x has head dimension {x.shape[-1]} (its last axis) but this Rope was built for "
