@@ -66,6 +66,10 @@ for dim in (64, 96, 128):
         _config(dim, 1e4, {**yarn, "attention_factor": 1.5}),
         _config(dim, 1e4, {**yarn, "factor": None}, max_len=65536),  # factor from the lengths
         _config(dim, 1e4, {**yarn, "beta_fast": 0}),  # HF: 0 means the default 32
+        # no original length in the dict: transformers falls back to max_position_embeddings
+        _config(dim, 1e4, {"rope_type": "yarn", "factor": 4.0}, max_len=2048),
+        _config(dim, 5e5, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                           "high_freq_factor": 4.0}, max_len=8192),
         _config(dim, 1e4, yarn, partial=0.5),
         _config(dim, 1e4, {"rope_type": "linear", "factor": 2.0}, partial=0.25),
         _config(dim, 1e6, {"rope_type": "proportional"}, partial=0.25),  # Gemma 4
