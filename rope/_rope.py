@@ -409,8 +409,8 @@ class Rope:
 
     @classmethod
     def from_hf_config(cls, config: object, *, layer_type: str | None = None) -> Rope:
-        """Build the Rope of a Hugging Face model config (a config.json path, its folder, or the
-        parsed dict).
+        """Build the Rope of a Hugging Face model config (a config.json path, its folder, the
+        parsed dict, or a transformers config object).
 
         Reads ``rope_theta``, ``head_dim`` (else ``hidden_size // num_attention_heads``),
         ``partial_rotary_factor``, ``max_position_embeddings``,
@@ -476,6 +476,8 @@ def _rebuild(dim, base, scaling, rotary_dim, interleaved, params):
 def _read_config(config: object) -> dict:
     if isinstance(config, Mapping):
         return dict(config)
+    if callable(getattr(config, "to_dict", None)):  # a transformers PretrainedConfig
+        return dict(config.to_dict())
     try:
         path = os.fspath(config)
     except TypeError:

@@ -126,6 +126,14 @@ def test_inv_freq_and_attention_factor_match_transformers(case):
         assert r.attention_factor == pytest.approx(attention, rel=1e-12)
 
 
+@pytest.mark.parametrize("index", range(0, len(CASES), 7))
+def test_from_hf_config_reads_a_transformers_config_object(index):
+    """AutoConfig/LlamaConfig objects (standardized by transformers) give the same Rope as the
+    raw dict they were built from."""
+    assert rope.Rope.from_hf_config(_hf_config(CASES[index])) == \
+        rope.Rope.from_hf_config(CASES[index])
+
+
 def test_grid_covers_every_transformers_rope_type():
     ours = {rope.Rope.from_hf_config(c).scaling or "default" for c in CASES}
     theirs = set(rope_utils.ROPE_INIT_FUNCTIONS)

@@ -450,3 +450,19 @@ def test_proportional_rotates_the_first_pairs_of_the_whole_head():
     np.testing.assert_allclose(got, reference.rotate(x, np.arange(100, 105), theta), atol=1e-12)
     untouched = np.r_[64:256, 256 + 64:512]
     np.testing.assert_array_equal(got[:, untouched], x[:, untouched])
+
+
+def test_one_rope_shared_by_threads_gives_the_serial_results():
+    """The cached tables and lengths are shared state: threads applying one Rope at different
+    positions (and lengths, for dynamic) must each get their own rotation."""
+    from concurrent.futures import ThreadPoolExecutor
+    r = rope.Rope(64, scaling="dynamic", factor=2.0, max_position_embeddings=32)
+    xs = [random_array((2, 16 + 8 * i, 64), np.float32, seed=i) for i in range(12)]
+    offsets = [5 * i for i in range(12)]
+    expected = [rope.Rope(64, scaling="dynamic", factor=2.0, max_position_embeddings=32)
+                .apply(x.copy(), off) for x, off in zip(xs, offsets)]
+    for _ in range(5):
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda a: r.apply(a[0].copy(), a[1]), zip(xs, offsets)))
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
