@@ -453,7 +453,9 @@ class Rope:
                 )
             rope_params = rope_params[layer_type] or {}
         params = dict(rope_params)
-        base = params.pop("rope_theta", cfg.get("rope_theta", 10000.0))
+        base = params.pop("rope_theta", None)
+        base = base if base is not None else cfg.get("rope_theta")
+        base = base if base is not None else 10000.0  # transformers' default_theta
         partial = params.pop("partial_rotary_factor", cfg.get("partial_rotary_factor"))
         types = [params.pop(k) for k in ("rope_type", "type") if k in params]
         name = canonical_name(types[0]) if types else None

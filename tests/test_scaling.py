@@ -312,6 +312,10 @@ def test_from_hf_config_path_folder_and_dict(tmp_path):
     plain = rope.Rope.from_hf_config({"hidden_size": 2560, "num_attention_heads": 32,
                                       "partial_rotary_factor": 0.25, "rope_theta": 10000})
     assert (plain.dim, plain.rotary_dim, plain.scaling) == (80, 20, None)
+    nulls = {"head_dim": 64, "rope_theta": 5e5, "rope_scaling": {"rope_type": "default",
+                                                                 "rope_theta": None}}
+    assert rope.Rope.from_hf_config(nulls) == rope.Rope(64, 5e5)
+    assert rope.Rope.from_hf_config({"head_dim": 64}) == rope.Rope(64, 10000.0)
 
 
 def test_from_hf_config_phi3_top_level_original_length_wins():
