@@ -18,6 +18,11 @@ if sys.platform != "win32":
         "-O3",
         "-fopenmp-simd",        # honours `#pragma omp simd`; no OpenMP runtime is linked
         "-ffp-contract=off",    # fused multiply-adds only where the kernels write them
+        # Results are unchanged (this is not -ffast-math): it only lets gcc evaluate both arms
+        # of a floating-point select, which the exact cos/sin builder needs to vectorize
+        # (7x faster tables with AVX2). NumPy reports overflow/invalid flags, never inexact,
+        # and no speculated operation here can raise those.
+        "-fno-trapping-math",
         "-fvisibility=hidden",  # only PyInit__core is exported
         "-Wall",
         "-Wextra",

@@ -1,7 +1,8 @@
 """rope: rotary positional embeddings for NumPy arrays, in place, exact, at memory speed.
 
 The C core is three NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
-pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays.
+pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays; `Rope` is
+a reusable configuration (with the context-extension scalings of `frequencies`).
 """
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ import os as _os
 from . import reference
 from ._api import apply
 from ._core import cos_sin, rotate, rotate_interleaved, set_simd_level, simd_level, simd_levels
-from ._frequencies import frequencies, periods
+from ._frequencies import attention_factor, base_scale, frequencies, periods
+from ._rope import Rope
 from ._validation import MAX_POSITION
 
 __all__ = [
     "MAX_POSITION",
+    "Rope",
     "apply",
+    "attention_factor",
+    "base_scale",
     "cos_sin",
     "frequencies",
     "periods",

@@ -1,22 +1,61 @@
 """The public operation: rope.apply."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 import numpy as np
 
-from . import _core
-from ._frequencies import frequencies
-from ._positions import positions_for
-from ._validation import check_array, check_rotary_dim, check_seq_axis
+from ._rope import Rope
+from ._validation import check_array, check_rotary_dim
 
 __all__ = ["apply"]
 
 
-def _rotate(x: np.ndarray, positions: np.ndarray, theta: np.ndarray, interleaved: bool) -> None:
-    """Rotate x in place by the angles positions * theta (all inputs already validated)."""
-    table_dtype = np.float64 if x.dtype == np.float64 else np.float32
-    cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
-    rotate = _core.rotate_interleaved if interleaved else _core.rotate
-    rotate(x, cos, sin, out=x)
+def _frozen(value: object) -> object:
+    """A hashable stand-in for a scaling argument (dicts and lists of a Hugging Face config)."""
+    if isinstance(value, Mapping):
+        return ("dict", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ("list", tuple(_frozen(v) for v in np.asarray(value).tolist()))
+    hash(value)
+    return ("value", type(value), value)  # the type too: 1, 1.0 and True are equal keys
+
+
+def _thawed(value: tuple) -> object:
+    kind, *content = value
+    if kind == "dict":
+        return {k: _thawed(v) for k, v in content[0]}
+    if kind == "list":
+        return [_thawed(v) for v in content[0]]
+    return content[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_rope(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
+    return Rope(dim, _thawed(base), _thawed(scaling), rotary_dim=_thawed(rotary_dim),
+                interleaved=_thawed(interleaved), **{k: _thawed(v) for k, v in params})
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved) -> Rope:
+    return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved)
+
+
+def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
+    """The Rope of an apply call. Recent configurations are kept (a few, each with its last
+    tables), so rope.apply on q then k at the same positions builds the tables once too."""
+    if not params and (scaling is None or type(scaling) is str) and type(base) in (float, int) \
+            and type(interleaved) is bool and (rotary_dim is None or type(rotary_dim) is int):
+        # The common call, keyed without freezing (a decode step costs only microseconds);
+        # these exact types cannot collide with an invalid argument that hashes equal.
+        return _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved)
+    try:
+        key = [_frozen(v) for v in (base, scaling, rotary_dim, interleaved)]
+        frozen_params = tuple(sorted((k, _frozen(v)) for k, v in params.items()))
+    except TypeError:  # an unhashable argument: build it uncached (and let Rope judge it)
+        return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved, **params)
+    return _cached_rope(dim, *key, frozen_params)
 
 
 def apply(
@@ -29,6 +68,10 @@ def apply(
     inverse: bool = False,
     seq_axis: int = -2,
     scaling: object = None,
+    seq_len: int | None = None,
+    attention_scaling: bool = True,
+    threads: int = 1,
+    **params: object,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
 
@@ -62,8 +105,23 @@ def apply(
         Rotate by the negative angle, undoing a rotation at the same positions.
     seq_axis : int, default -2
         The sequence axis of x (any axis but the last).
-    scaling : None
-        Reserved for the context-extension families.
+    scaling : None, str or dict
+        Context extension: ``"linear"``, ``"ntk"`` (``"base"``), ``"dynamic"``, ``"yarn"``,
+        ``"llama3"``, ``"longrope"``, ``"proportional"``, or a Hugging Face ``rope_scaling`` /
+        ``rope_parameters`` dict; parameters in `params`. See `rope.frequencies`.
+    seq_len : int, optional
+        Current sequence length for ``"dynamic"`` and ``"longrope"``; default: the largest
+        position + 1, as Hugging Face computes it from ``position_ids``.
+    attention_scaling : bool, default True
+        Multiply cos and sin by the family's attention factor (YaRN, LongRoPE), as Hugging
+        Face does; False rotates without it (see `rope.attention_factor`).
+    threads : int, default 1
+        Rotate with up to this many threads (x split along a leading axis; each thread rotates
+        its slice in place with the GIL released). Worth it only for large arrays: slices
+        smaller than 1 MiB are not split off.
+    **params
+        The scaling family's parameters with Hugging Face's names (``factor``,
+        ``original_max_position_embeddings``, ...), or ``partial_rotary_factor``.
 
     Returns
     -------
@@ -81,14 +139,12 @@ def apply(
     >>> v = rope.apply(np.array([1.0, 0.0]), 2)         # one pair at position 2: (cos 2, sin 2)
     >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
     True
+    >>> w = rope.apply(np.array([1.0, 0.0]), 8, scaling="linear", factor=4.0)  # 8 -> 8/4
+    >>> bool(np.allclose(w, v))
+    True
     """
     x = check_array(x)
-    head_dim = x.shape[-1]
-    dim = check_rotary_dim(rotary_dim, head_dim)
-    axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
-    positions = positions_for(pos, x.shape, axis)
-    theta = frequencies(dim, base, scaling)
-    if inverse:
-        theta = -theta
-    _rotate(x, positions, theta, bool(interleaved))
-    return x
+    if x.shape[-1] == 0:
+        check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
+    config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
+    return config._apply_checked(x, pos, inverse, seq_axis, seq_len, attention_scaling, threads)

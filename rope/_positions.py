@@ -26,21 +26,19 @@ def _accepted_shapes(x_shape: tuple[int, ...], seq_axis: int) -> str:
 
 
 def position_dtype_of(pos: np.ndarray) -> np.dtype:
-    """The dtype the table builder reads `pos` as: int32, int64 or float64 (else raise)."""
+    """The dtype the table builder reads `pos` as: int64 or float64 (else raise)."""
     dtype = pos.dtype
     if dtype == np.float16:
         raise TypeError(
             "pos is float16, which holds integers exactly only up to 2048 and overflows past "
             "65504; pass int64 (or float64) positions"
         )
-    if dtype.kind == "b" or dtype.kind not in "iuf":
+    if dtype.kind not in "iuf":
         raise TypeError(
             f"pos has dtype {dtype}; positions must be integers (int32, int64, ...) or "
             f"float64, e.g. np.arange(seq_len)"
         )
-    if dtype == np.int32:
-        return dtype
-    if dtype.kind in "iu" and (dtype.itemsize < 8 or dtype.kind == "i"):
+    if dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8):
         return np.dtype(np.int64)
     return np.dtype(np.float64)  # float32/float64, and uint64 (which may exceed int64)
 
@@ -63,10 +61,11 @@ def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.nd
     to ``x_shape[:-1]``.
 
     `seq_axis` is already normalized (0 <= seq_axis < len(x_shape) - 1); for a 1-d x it is
-    unused. The result has dtype int32, int64 or float64 and holds values in [-2**53, 2**53].
+    unused. The result has dtype int64 or float64 and holds values in [-2**53, 2**53].
     """
     lead = x_shape[:-1]
-    if isinstance(pos, numbers.Integral) and not isinstance(pos, bool):
+    # `type(pos) is int` first: the ABC check costs as much as a decode step's rotation.
+    if type(pos) is int or (isinstance(pos, numbers.Integral) and not isinstance(pos, bool)):
         offset = operator.index(pos)
         length = x_shape[seq_axis] if lead else 1
         if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
@@ -74,7 +73,7 @@ def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.nd
                 f"pos={offset} with {length} positions reaches past 2**53, beyond which "
                 f"positions are not exact in float64"
             )
-        if not lead:
+        if not lead or length == 1:  # one position for every vector (a decode step): 0-d
             return np.array(offset, dtype=np.int64)
         shape = [1] * len(lead)
         shape[seq_axis] = length

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_POSITION",
     "check_array",
     "check_base",
+    "check_flag",
     "check_rotary_dim",
     "check_seq_axis",
     "check_positive_int",
@@ -29,6 +30,9 @@ _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 def check_array(x: object, name: str = "x") -> np.ndarray:
     """Return `x` if it is an array rope can rotate in place, else raise."""
+    if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
+            and 0 not in x.strides):
+        return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     if not isinstance(x, np.ndarray):
         raise TypeError(
             f"{name} must be a NumPy array, since rope rotates it in place; got "
@@ -58,12 +62,23 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
             f"{name} is read-only and rope rotates in place; pass a writeable copy "
             f"({name}.copy())"
         )
+    for axis, (length, stride) in enumerate(zip(x.shape, x.strides)):
+        # A zero stride (np.broadcast_to, as_strided) makes several vectors one memory: rotating
+        # them in place would rotate that memory once per vector, by each one's angle.
+        if stride == 0 and length > 1 and x.size:
+            raise ValueError(
+                f"{name} has stride 0 on axis {axis}: its {length} entries along that axis share "
+                f"memory, so rotating in place would rotate it {length} times. Pass a real array "
+                f"({name} = {name}.copy())"
+            )
     return x
 
 
 def check_positive_int(value: object, name: str) -> int:
     """Return `value` as an int if it is an integer >= 1 (not a bool), else raise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is int:  # fast path: the ABC check below is slow
+        pass
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {value!r}")
     value = operator.index(value)
     if value < 1:
@@ -73,6 +88,11 @@ def check_positive_int(value: object, name: str) -> int:
 
 def check_rotary_dim(rotary_dim: object, head_dim: int) -> int:
     """The number of rotated coordinates: all of the head dimension by default."""
+    if head_dim == 0:
+        raise ValueError(
+            "x has an empty last axis (head dimension 0): there are no coordinates to rotate; "
+            "put the head dimension on the last axis of x"
+        )
     if rotary_dim is None:
         if head_dim % 2:
             raise ValueError(
@@ -91,6 +111,14 @@ def check_rotary_dim(rotary_dim: object, head_dim: int) -> int:
     return rotary_dim
 
 
+def check_flag(value: object, name: str) -> bool:
+    """Return `value` as a bool if it is one (Python or NumPy), else raise: a string such as
+    "no" or None would otherwise pass as a truth value and silently choose a branch."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def check_base(base: object) -> float:
     """The RoPE base (Hugging Face's rope_theta) as a float: finite and > 1."""
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
@@ -106,7 +134,9 @@ def check_base(base: object) -> float:
 
 def check_seq_axis(seq_axis: object, ndim: int) -> int:
     """The sequence axis of an `ndim`-d x as a non-negative index; never the last axis."""
-    if isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
+    if type(seq_axis) is int:  # fast path: the ABC check below is slow
+        pass
+    elif isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
         raise TypeError(f"seq_axis must be an integer axis; got {seq_axis!r}")
     seq_axis = operator.index(seq_axis)
     axis = seq_axis + ndim if seq_axis < 0 else seq_axis

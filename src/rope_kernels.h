@@ -12,8 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Data types of rotated elements; tables are float32 for F16/F32 data, float64 for F64. */
-typedef enum { ROPE_F16 = 0, ROPE_F32 = 1, ROPE_F64 = 2, ROPE_NDTYPES = 3 } rope_dtype;
+/* Data type of the rotated elements, with the type of their cos/sin tables:
+ *   ROPE_F16      float16 data, float32 tables, computed in float32;
+ *   ROPE_F32      float32 data, float32 tables, computed in float32 (fast, ~1 ulp);
+ *   ROPE_F32_F64  float32 data, float64 tables, computed in float64 and rounded once: within
+ *                 half an ulp of the exact rotation plus a double rounding, what rope.apply uses;
+ *   ROPE_F64      float64 data, float64 tables. */
+typedef enum {
+    ROPE_F16 = 0, ROPE_F32 = 1, ROPE_F32_F64 = 2, ROPE_F64 = 3, ROPE_NDTYPES = 4
+} rope_dtype;
 
 /* Table element types produced by the cos/sin builder. */
 typedef enum { ROPE_TABLE_F32 = 0, ROPE_TABLE_F64 = 1, ROPE_NTABLES = 2 } rope_table_type;
@@ -31,7 +38,7 @@ typedef enum {
  *     oa[j] = a[j] cos[j] - b[j] sin[j],   ob[j] = b[j] cos[j] + a[j] sin[j]
  * Both members are loaded before either is stored, so oa == a and ob == b (in place) is
  * allowed; any other overlap is not (NumPy resolves partial overlap before the loop runs).
- * cos/sin are float for F16 and F32 data, double for F64 data.
+ * cos/sin are float or double as the rope_dtype says.
  */
 typedef void rope_split_fn(void *oa, void *ob, const void *a, const void *b,
                            const void *cos, const void *sin, ptrdiff_t m);

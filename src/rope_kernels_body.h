@@ -56,6 +56,36 @@ static void ROPE_FN(split_f64)(void *oa_, void *ob_, const void *a_, const void 
     }
 }
 
+/* float32 data with float64 tables, computed in float64: the products of a float and a double
+ * carry 53 bits, so the one rounding that matters is the final one to float32. */
+static void ROPE_FN(split_f32_f64)(void *oa_, void *ob_, const void *a_, const void *b_,
+                                   const void *cos_, const void *sin_, ptrdiff_t m)
+{
+    float *oa = oa_, *ob = ob_;
+    const float *a = a_, *b = b_;
+    const double *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = a[j], x1 = b[j];
+        oa[j] = (float)ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        ob[j] = (float)ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
+static void ROPE_FN(pairs_f32_f64)(void *o_, const void *x_, const void *cos_, const void *sin_,
+                                   ptrdiff_t m)
+{
+    float *o = o_;
+    const float *x = x_;
+    const double *c = cos_, *s = sin_;
+#pragma omp simd
+    for (ptrdiff_t j = 0; j < m; j++) {
+        const double x0 = x[2 * j], x1 = x[2 * j + 1];
+        o[2 * j] = (float)ROPE_ROT_A(x0, x1, c[j], s[j], __builtin_fma);
+        o[2 * j + 1] = (float)ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fma);
+    }
+}
+
 static void ROPE_FN(pairs_f32)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                ptrdiff_t m)
 {
@@ -192,7 +222,13 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     ROPE_FN(two_prod)(n, TWO_PI_HI, &th, &tl);         /* n * TWO_PI_HI = th + tl, exactly */
     /* hi - th is exact (Sterbenz: they are within a factor of two once n != 0). */
     double r = ((hi - th) - tl) + lo;
-    r = (r - n * TWO_PI_MID) - n * TWO_PI_LO;          /* r in [-pi, pi], error ~1e-16 */
+    r = (r - n * TWO_PI_MID) - n * TWO_PI_LO;
+    /* Past |hi| = 2^52 the quotient hi/(2 pi) is rounded to a quarter or a half, and n can be
+     * one off: r up to ~pi + 1.6, whose quadrant (+-3) the code below does not handle (cos at
+     * positions in [2^52, 2^53] came out wrong). Wrap back once; r +- TWO_PI_HI is exact
+     * (Sterbenz). */
+    const double wrap = r > TWO_PI_HI * 0.5 ? -1.0 : (r < -TWO_PI_HI * 0.5 ? 1.0 : 0.0);
+    r = (r + wrap * TWO_PI_HI) + wrap * TWO_PI_MID;    /* r in [-pi, pi], error ~1e-16 */
 
     const double q = ROPE_FN(round_int)(r * TWO_OVER_PI);  /* quadrant, -2 ... 2 */
     const double x = (r - q * PIO2_HI) - q * PIO2_LO;      /* |x| <= pi/4 */
@@ -206,8 +242,13 @@ ROPE_INLINE void ROPE_FN(cos_sin_one)(double pos, double theta, double *cos_out,
     const double aq = __builtin_fabs(q);
     const double s = aq == 1.0 ? cos_x : sin_x;
     const double c = aq == 1.0 ? sin_x : cos_x;
-    *sin_out = (q == -1.0 || aq == 2.0) ? -s : s;
-    *cos_out = (q == 1.0 || aq == 2.0) ? -c : c;
+    /* Past |angle| = 2^54 the quotient n no longer rounds to an integer and the reduction
+     * returns a wrong angle (cos(2^62) came out with the wrong sign): NaN, never a wrong value.
+     * Positions |p| <= 2^53 with |theta| <= 1 stay inside. NaN and inf angles give NaN too.
+     * `|`, not `||`: a short-circuit is a branch, and a branch stops vectorization. */
+    const int in_range = __builtin_fabs(hi) <= 0x1p54;
+    *sin_out = in_range ? (((q == -1.0) | (aq == 2.0)) ? -s : s) : __builtin_nan("");
+    *cos_out = in_range ? (((q == 1.0) | (aq == 2.0)) ? -c : c) : __builtin_nan("");
 }
 
 static void ROPE_FN(cos_sin_f64)(void *cos_, void *sin_, double pos, const double *theta,
@@ -238,8 +279,10 @@ static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const doubl
 
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
-    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f64)},
-    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f64)},
+    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
+              ROPE_FN(split_f64)},
+    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
+              ROPE_FN(pairs_f64)},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
 };
 

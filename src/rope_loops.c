@@ -20,8 +20,9 @@ void rope_set_active_kernels(const rope_kernel_table *kernels)
     __atomic_store_n(&rope_kernels_in_use, kernels, __ATOMIC_RELEASE);
 }
 
-static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 8};       /* f16, f32, f64 data */
-static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8}; /* their cos/sin */
+/* Bytes per data element and per table element, by rope_dtype (F16, F32, F32_F64, F64). */
+static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 4, 8};
+static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8};
 
 /* Copy `count` elements of `item` bytes (2, 4 or 8) between runs with any byte strides,
  * including zero and negative ones. */
@@ -172,5 +173,86 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
         theta += theta_step;
         cos += cos_step;
         sin += sin_step;
+    }
+}
+
+/* Rotate pairs j0 ... j0 + m - 1 of one row whose tables are contiguous runs of m values. */
+static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_rotate_spec *spec,
+                                     char *out, const char *x, const char *cos, const char *sin,
+                                     npy_intp j0, npy_intp m, npy_intp k, npy_intp x_stride,
+                                     npy_intp out_stride, int contiguous)
+{
+    const npy_intp item = rope_item_size[spec->dtype];
+    if (!contiguous) {
+        double a[ROPE_CHUNK], b[ROPE_CHUNK];
+        const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
+        const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
+        const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
+        const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
+        x += j0 * x_pair;
+        out += j0 * out_pair;
+        rope_strided_copy((char *)a, item, x, x_pair, m, item);
+        rope_strided_copy((char *)b, item, x + x_second, x_pair, m, item);
+        kern->split[spec->dtype](a, b, a, b, cos, sin, m);
+        rope_strided_copy(out, out_pair, (const char *)a, item, m, item);
+        rope_strided_copy(out + out_second, out_pair, (const char *)b, item, m, item);
+    }
+    else if (spec->interleaved) {
+        kern->pairs[spec->dtype](out + 2 * j0 * item, x + 2 * j0 * item, cos, sin, m);
+    }
+    else {
+        kern->split[spec->dtype](out + j0 * item, out + (k + j0) * item, x + j0 * item,
+                                 x + (k + j0) * item, cos, sin, m);
+    }
+}
+
+void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                         void *data)
+{
+    const rope_rotate_at_spec *spec = data;
+    const rope_kernel_table *kern = rope_active_kernels();
+    rope_cos_sin_fn *cos_sin = kern->cos_sin[rope_table_item_size[spec->rotate.dtype] == 8
+                                                  ? ROPE_TABLE_F64 : ROPE_TABLE_F32];
+    const npy_intp count = dimensions[0], n = dimensions[1], k = dimensions[2];
+    const npy_intp item = rope_item_size[spec->rotate.dtype];
+    const npy_intp x_step = steps[0], pos_step = steps[1], theta_step = steps[2],
+                   out_step = steps[3];
+    const npy_intp x_stride = steps[4], theta_stride = steps[5], out_stride = steps[6];
+    char *x = args[0], *pos = args[1], *theta = args[2], *out = args[3];
+    const int in_place = x == out && x_step == out_step && x_stride == out_stride;
+    const int contiguous = x_stride == item && out_stride == item;
+    const npy_intp rest = n - 2 * k;
+    /* The tables of the last position, kept while consecutive rows share it (every head of a
+     * token, every row of a decode step): then they are built once, not once per row. */
+    double t[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
+    int have_tables = 0;
+    double last_pos = 0.0; /* compared bit for bit: -0.0 and 0.0 give sin of either sign */
+    const char *last_theta = NULL;
+
+    for (npy_intp i = 0; i < count; i++) {
+        const double p = rope_read_position(pos, spec->position_type);
+        const int reuse = have_tables && k <= ROPE_CHUNK && theta == last_theta &&
+                          memcmp(&p, &last_pos, sizeof p) == 0;
+        for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
+            const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
+            if (!reuse) {
+                rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
+                cos_sin(c, s, p, t, m);
+            }
+            rope_rotate_pairs_of_row(kern, &spec->rotate, out, x, (const char *)c,
+                                     (const char *)s, j, m, k, x_stride, out_stride,
+                                     contiguous);
+        }
+        have_tables = 1;
+        last_pos = p;
+        last_theta = theta;
+        if (!in_place && rest > 0) {
+            rope_strided_copy(out + 2 * k * out_stride, out_stride, x + 2 * k * x_stride,
+                              x_stride, rest, item);
+        }
+        x += x_step;
+        pos += pos_step;
+        theta += theta_step;
+        out += out_step;
     }
 }

@@ -22,6 +22,12 @@ typedef struct {
     rope_table_type table;
 } rope_cos_sin_spec;
 
+/* What one registered rotate-at-positions loop reads: the rotation, and the position type. */
+typedef struct {
+    rope_rotate_spec rotate;
+    int position_type;          /* NPY_INT64 or NPY_FLOAT64 */
+} rope_rotate_at_spec;
+
 /* The kernels in use: chosen at import, changeable (for tests and benchmarks) at run time. */
 const rope_kernel_table *rope_active_kernels(void);
 void rope_set_active_kernels(const rope_kernel_table *kernels);
@@ -29,6 +35,9 @@ void rope_set_active_kernels(const rope_kernel_table *kernels);
 /* (n),(k),(k)->(n) */
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data);
+/* (n),(),(k)->(n): x, one position per row, float64 frequencies; tables built on the fly */
+void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                         void *data);
 /* (),(k)->(k),(k) */
 void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                        void *data);

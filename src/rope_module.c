@@ -14,38 +14,74 @@ static rope_simd_level rope_cpu_level;
 /* ---- the gufuncs' loop tables (static: NumPy keeps pointers to them) ----------------------- */
 
 static PyUFuncGenericFunction rope_rotate_funcs[] = {rope_rotate_loop, rope_rotate_loop,
-                                                     rope_rotate_loop};
-/* Half first: NumPy takes the first loop the inputs cast to safely, and float16 data with
- * float32 tables must not be promoted to the float32 loop. */
+                                                     rope_rotate_loop, rope_rotate_loop};
+/* NumPy takes the first loop the inputs cast to safely. Half first, so that float16 data with
+ * float32 tables is not promoted to a float32 loop; float32 data takes float32 tables (fast)
+ * or float64 ones (computed in float64 and rounded once, what rope.apply passes). */
 static const char rope_rotate_types[] = {
     NPY_HALF,   NPY_FLOAT,  NPY_FLOAT,  NPY_HALF,
     NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
+    NPY_FLOAT,  NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
 };
-static rope_rotate_spec rope_split_specs[] = {{ROPE_F16, 0}, {ROPE_F32, 0}, {ROPE_F64, 0}};
-static rope_rotate_spec rope_pairs_specs[] = {{ROPE_F16, 1}, {ROPE_F32, 1}, {ROPE_F64, 1}};
+static rope_rotate_spec rope_split_specs[] = {
+    {ROPE_F16, 0}, {ROPE_F32, 0}, {ROPE_F32_F64, 0}, {ROPE_F64, 0}};
+static rope_rotate_spec rope_pairs_specs[] = {
+    {ROPE_F16, 1}, {ROPE_F32, 1}, {ROPE_F32_F64, 1}, {ROPE_F64, 1}};
 static void *rope_split_data[] = {&rope_split_specs[0], &rope_split_specs[1],
-                                  &rope_split_specs[2]};
+                                  &rope_split_specs[2], &rope_split_specs[3]};
 static void *rope_pairs_data[] = {&rope_pairs_specs[0], &rope_pairs_specs[1],
-                                  &rope_pairs_specs[2]};
+                                  &rope_pairs_specs[2], &rope_pairs_specs[3]};
+
+/* x, one position per row, float64 frequencies -> x: the tables are built inside the loop. */
+static PyUFuncGenericFunction rope_rotate_at_funcs[] = {
+    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
+    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
+};
+/* Half first, as for rotate; int64 positions before float64 ones (int32 casts to int64). */
+static const char rope_rotate_at_types[] = {
+    NPY_HALF,   NPY_INT64,  NPY_DOUBLE, NPY_HALF,
+    NPY_HALF,   NPY_DOUBLE, NPY_DOUBLE, NPY_HALF,
+    NPY_FLOAT,  NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,
+    NPY_FLOAT,  NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,
+    NPY_DOUBLE, NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE,
+    NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+};
+static rope_rotate_at_spec rope_split_at_specs[] = {
+    {{ROPE_F16, 0}, NPY_INT64}, {{ROPE_F16, 0}, NPY_DOUBLE}, {{ROPE_F32_F64, 0}, NPY_INT64},
+    {{ROPE_F32_F64, 0}, NPY_DOUBLE}, {{ROPE_F64, 0}, NPY_INT64}, {{ROPE_F64, 0}, NPY_DOUBLE},
+};
+static rope_rotate_at_spec rope_pairs_at_specs[] = {
+    {{ROPE_F16, 1}, NPY_INT64}, {{ROPE_F16, 1}, NPY_DOUBLE}, {{ROPE_F32_F64, 1}, NPY_INT64},
+    {{ROPE_F32_F64, 1}, NPY_DOUBLE}, {{ROPE_F64, 1}, NPY_INT64}, {{ROPE_F64, 1}, NPY_DOUBLE},
+};
+static void *rope_split_at_data[] = {
+    &rope_split_at_specs[0], &rope_split_at_specs[1], &rope_split_at_specs[2],
+    &rope_split_at_specs[3], &rope_split_at_specs[4], &rope_split_at_specs[5],
+};
+static void *rope_pairs_at_data[] = {
+    &rope_pairs_at_specs[0], &rope_pairs_at_specs[1], &rope_pairs_at_specs[2],
+    &rope_pairs_at_specs[3], &rope_pairs_at_specs[4], &rope_pairs_at_specs[5],
+};
 
 static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
 };
-/* float64 tables by default; float32 ones with dtype=np.float32. int32 before int64 so that
- * int32 positions are not widened by a copy. */
+/* float64 tables by default; float32 ones with dtype=np.float32. int64 before int32: a Python
+ * int position (weakly typed under NEP 50) must land in the int64 loop, not overflow int32;
+ * the int32 loop serves int32 positions requested by signature=. */
 static const char rope_cos_sin_types[] = {
-    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
+    NPY_INT32,  NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
-    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
+    NPY_INT32,  NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
     NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,  NPY_FLOAT,
 };
 static rope_cos_sin_spec rope_cos_sin_specs[] = {
-    {NPY_INT32, ROPE_TABLE_F64}, {NPY_INT64, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
-    {NPY_INT32, ROPE_TABLE_F32}, {NPY_INT64, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
+    {NPY_INT64, ROPE_TABLE_F64}, {NPY_INT32, ROPE_TABLE_F64}, {NPY_DOUBLE, ROPE_TABLE_F64},
+    {NPY_INT64, ROPE_TABLE_F32}, {NPY_INT32, ROPE_TABLE_F32}, {NPY_DOUBLE, ROPE_TABLE_F32},
 };
 static void *rope_cos_sin_data[] = {
     &rope_cos_sin_specs[0], &rope_cos_sin_specs[1], &rope_cos_sin_specs[2],
@@ -77,7 +113,9 @@ static const char rope_rotate_doc[] =
     "\n"
     "Coordinates from 2*k on are copied unchanged (partial rotary). Pass ``out=x`` to rotate in\n"
     "place without a copy. Loops: float16 data with float32 tables (computed in float32,\n"
-    "rounded once), float32 with float32, float64 with float64.\n"
+    "rounded once); float32 data with float32 tables (float32 arithmetic) or with float64\n"
+    "tables (float64 arithmetic, rounded once: exact to float32 rounding); float64 with\n"
+    "float64.\n"
     "\n"
     "Parameters\n"
     "----------\n"
@@ -143,13 +181,57 @@ static const char rope_rotate_interleaved_doc[] =
     ">>> np.round(x, 6) + 0.0\n"
     "array([ 0.,  1.,  0., -1.], dtype=float32)\n";
 
+static const char rope_rotate_at_doc[] =
+    "rotate(x, *cos_sin(pos, theta)) in one call, without materializing the tables.\n"
+    "\n"
+    "Each row of x is rotated (half-split pairs, as ``rotate``) by the angles pos * theta,\n"
+    "formed exactly and reduced modulo 2 pi as in ``cos_sin``. The tables are built inside the\n"
+    "loop and reused while consecutive rows share a position (all heads of a token, a decode\n"
+    "step): one call instead of two, for small arrays where call overhead dominates.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimension n\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "pos : array_like of int64 or float64\n"
+    "    One position per vector (broadcast over x's other axes).\n"
+    "theta : array_like of float64, core dimension k, k <= n/2\n"
+    "    Frequencies, radians per position.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.array([1.0, 0.0, 0.0, 1.0])\n"
+    ">>> np.round(_core.rotate_at(x, 1, np.array([np.pi / 2, np.pi])), 12) + 0.0\n"
+    "array([ 0.,  0.,  1., -1.])\n";
+
+static const char rope_rotate_interleaved_at_doc[] =
+    "rotate_interleaved(x, *cos_sin(pos, theta)) in one call; see ``rotate_at``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.array([1.0, 0.0, 0.0, 1.0])\n"
+    ">>> np.round(_core.rotate_interleaved_at(x, 1, np.array([np.pi / 2, np.pi])), 12) + 0.0\n"
+    "array([ 0.,  1.,  0., -1.])\n";
+
 static const char rope_cos_sin_doc[] =
     "cos and sin of pos * theta, with the angle formed exactly and reduced modulo 2 pi.\n"
     "\n"
     "The product of a position and a float64 frequency is formed without rounding (as a sum\n"
     "of two doubles) and reduced modulo 2 pi in double-double arithmetic, so the tables are\n"
     "those of the exact angle at any position with |pos| <= 2**53, rounded once to the output\n"
-    "type. (Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
+    "type. Angles |pos * theta| > 2**54, past the exact range, give NaN (never a wrong value).\n"
+    "(Forming the angle as a float32 product, as most deep-learning code does, is off by\n"
     "about 0.008 rad at position 1e5.)\n"
     "\n"
     "Parameters\n"
@@ -174,8 +256,8 @@ static const char rope_cos_sin_doc[] =
     ">>> c, s = rope.cos_sin(np.arange(3), np.array([1.0, 0.5]))\n"
     ">>> bool(np.allclose(c, np.cos(np.outer(np.arange(3), [1.0, 0.5]))))\n"
     "True\n"
-    ">>> c, s = rope.cos_sin(10**12, np.array([1.0]))\n"
-    ">>> bool(abs(s[0] - np.sin(10**12)) < 1e-3)  # NumPy's own sin is exact here too\n"
+    ">>> c, s = rope.cos_sin(10**15, np.array([1.0]))\n"
+    ">>> bool(abs(s[0] - np.sin(1e15)) < 1e-15)  # NumPy's sin of a double is exact too\n"
     "True\n";
 
 /* ---- module functions ---------------------------------------------------------------------- */
@@ -275,14 +357,23 @@ PyMODINIT_FUNC PyInit__core(void)
     }
 #ifdef Py_GIL_DISABLED
     /* The loops share no mutable state; the kernel table is swapped atomically. */
-    PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED);
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
 #endif
-    if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 3, 3, 1,
+    if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 4, 3, 1,
                         "rotate", rope_rotate_doc, "(n),(k),(k)->(n)",
                         rope_rotate_core_dims) < 0 ||
-        rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 3, 3, 1,
+        rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 4, 3, 1,
                         "rotate_interleaved", rope_rotate_interleaved_doc, "(n),(k),(k)->(n)",
                         rope_rotate_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_at_funcs, rope_split_at_data, rope_rotate_at_types,
+                        6, 3, 1, "rotate_at", rope_rotate_at_doc, "(n),(),(k)->(n)",
+                        rope_rotate_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_at_funcs, rope_pairs_at_data, rope_rotate_at_types,
+                        6, 3, 1, "rotate_interleaved_at", rope_rotate_interleaved_at_doc,
+                        "(n),(),(k)->(n)", rope_rotate_core_dims) < 0 ||
         rope_add_gufunc(module, rope_cos_sin_funcs, rope_cos_sin_data, rope_cos_sin_types, 6, 2,
                         2, "cos_sin", rope_cos_sin_doc, "(),(k)->(k),(k)", NULL) < 0) {
         Py_DECREF(module);

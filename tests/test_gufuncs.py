@@ -103,6 +103,17 @@ def test_loop_selection():
         c, s = rope.cos_sin(np.arange(3, dtype=pos_dtype), theta, **kw)
         assert c.dtype == s.dtype == (table_dtype or np.float64)
         np.testing.assert_allclose(c, np.cos(np.arange(3)[:, None] * theta), atol=1e-7)
+    c, s = rope.cos_sin(10**12, theta)  # a Python int past int32 takes the int64 loop
+    np.testing.assert_allclose(c, np.cos(1e12 * theta), atol=1e-3)
+    c, s = rope.cos_sin(np.arange(3, dtype=np.int32), theta, signature=("i", "d", "d", "d"))
+    np.testing.assert_allclose(s, np.sin(np.arange(3)[:, None] * theta), atol=1e-15)
+    # float32 data keeps its type with float64 tables (the exact loop), no promotion
+    x32 = random_array((3, 8), np.float32)
+    c64, s64 = rope.cos_sin(np.arange(3) * 10**6, theta)
+    exact = reference.rotate(x32, np.arange(3) * 10**6, theta)
+    got = rope.rotate(x32, c64, s64)
+    assert got.dtype == np.float32
+    assert np.all(np.abs(got - exact) <= np.spacing(np.abs(exact).astype(np.float32)))
     x16 = np.ones(8, np.float16)
     c, s = rope.cos_sin(1, theta, dtype=np.float32)
     assert rope.rotate(x16, c, s).dtype == np.float16

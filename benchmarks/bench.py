@@ -1,0 +1,291 @@
+"""Benchmark rope against the memory roof, plain NumPy and torch.
+
+    python benchmarks/bench.py            # every case (a few minutes)
+    python benchmarks/bench.py --quick    # one shape per dtype, fewer cases
+
+Prints one table: case, implementation, min and median ms, GB/s (bytes read + written, at the
+min time) and the ratio to the roof measured in the same run (min to min, median to median).
+Rotating in place reads and writes every element once, so the roof is the faster of
+``np.copyto`` of the same bytes into a pre-touched buffer and an in-place ``np.multiply``.
+
+Every buffer is written once before timing (a first touch of fresh pages costs more than the
+rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
+r + 1), and each is timed at least 7 times. Timings on a shared machine are noisy: compare the
+ratios, not the milliseconds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+import rope
+from rope import _core
+
+try:
+    import torch
+except ImportError:  # torch is optional
+    torch = None
+
+ROWS: list[tuple[str, str, float, float, float, str]] = []
+
+
+def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
+    """min and median seconds per call of each implementation, run interleaved."""
+    samples = {name: [] for name in impls}
+    for fn in impls.values():  # warm-up: imports, caches, lazily built tables
+        fn()
+    for _ in range(repeats):
+        for name, fn in impls.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - start) / calls)
+    return {name: (min(s), float(np.median(s))) for name, s in samples.items()}
+
+
+def report(case: str, results: dict, nbytes: int, roof_names: tuple[str, ...]) -> None:
+    """Add a case's rows to the table; the roof is the fastest (by median) of `roof_names`."""
+    roof = min((results[n] for n in roof_names), key=lambda t: t[1])
+    for name, (lo, med) in results.items():
+        ratio = f"{lo / roof[0]:5.2f} {med / roof[1]:5.2f}"
+        ROWS.append((case, name, lo * 1e3, med * 1e3, 2 * nbytes / lo / 1e9, ratio))
+
+
+def touched(shape, dtype, rng) -> np.ndarray:
+    x = np.empty(shape, dtype)
+    x[...] = rng.standard_normal(shape[-1]).astype(dtype)  # writes every page
+    return x
+
+
+# ---- reference implementations -------------------------------------------------------------
+
+def hf_tables(positions: np.ndarray, theta: np.ndarray, interleaved: bool, dtype):
+    """Hugging Face's full-width cos/sin: cat(freqs, freqs) (or each angle twice, interleaved)."""
+    angles = np.multiply.outer(positions.astype(np.float64), theta)
+    angles = np.repeat(angles, 2, axis=-1) if interleaved else np.concatenate([angles, angles], -1)
+    return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
+
+
+def numpy_hf(x, cos, sin, t1, t2, interleaved: bool) -> None:
+    """x = x*cos + rotate_half(x)*sin in place, with preallocated temporaries t1, t2."""
+    h = x.shape[-1] // 2
+    np.multiply(x, cos, out=t1)
+    if interleaved:  # GPT-J's rotate_every_two
+        np.negative(x[..., 1::2], out=t2[..., 0::2])
+        t2[..., 1::2] = x[..., 0::2]
+    else:            # rotate_half
+        np.negative(x[..., h:], out=t2[..., :h])
+        t2[..., h:] = x[..., :h]
+    np.multiply(t2, sin, out=t2)
+    np.add(t1, t2, out=x)
+
+
+def torch_hf(x, cos, sin, t1, t2) -> None:
+    """transformers' apply_rotary_pos_emb (q*cos + rotate_half(q)*sin), preallocated outputs."""
+    h = x.shape[-1] // 2
+    torch.mul(x, cos, out=t1)
+    torch.neg(x[..., h:], out=t2[..., :h])
+    t2[..., h:].copy_(x[..., :h])
+    torch.mul(t2, sin, out=t2)
+    torch.add(t1, t2, out=x)
+
+
+# ---- cases ---------------------------------------------------------------------------------
+
+def prefill_case(shape, seq_axis, dtype, interleaved, repeats, rng, slow_refs: bool) -> None:
+    x = touched(shape, dtype, rng)
+    copy_dst = touched(shape, dtype, rng)
+    # The in-place roof streams the same bytes through an integer multiply by one: NumPy's
+    # float16 multiply converts element by element (~25x slower than memory), an integer one
+    # does not.
+    same_bytes = x.view(np.uint16 if dtype == np.float16 else np.uint32)
+    dim = shape[-1]
+    seq = shape[seq_axis]
+    theta = rope.frequencies(dim)
+    pos_shape = [1] * (len(shape) - 1)
+    pos_shape[seq_axis] = seq
+    positions = np.arange(seq).reshape(pos_shape)
+    table_dtype = np.float64 if dtype == np.float64 else np.float32
+    cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
+    gufunc = _core.rotate_interleaved if interleaved else _core.rotate
+
+    impls = {
+        "roof np.copyto": lambda: np.copyto(copy_dst, x),
+        "roof np.multiply": lambda: np.multiply(same_bytes, 1, out=same_bytes),
+        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis, interleaved=interleaved),
+        "gufunc, prebuilt tables": lambda: gufunc(x, cos, sin, out=x),
+    }
+    if hasattr(rope, "Rope"):
+        cached = rope.Rope(dim=dim, base=10000.0)
+        impls["rope.Rope (cached)"] = (
+            lambda: cached.apply(x, 0, seq_axis=seq_axis, interleaved=interleaved)
+            if "interleaved" in cached.apply.__code__.co_varnames
+            else cached.apply(x, 0, seq_axis=seq_axis)
+        )
+    if slow_refs:
+        hc, hs = hf_tables(positions, theta, interleaved, dtype)
+        t1, t2 = touched(shape, dtype, rng), touched(shape, dtype, rng)
+        impls["numpy HF-style"] = lambda: numpy_hf(x, hc, hs, t1, t2, interleaved)
+        if torch is not None and not interleaved:
+            tx, tc, ts = torch.from_numpy(x), torch.from_numpy(hc), torch.from_numpy(hs)
+            u1, u2 = torch.from_numpy(t1), torch.from_numpy(t2)
+            impls["torch HF-style"] = lambda: torch_hf(tx, tc, ts, u1, u2)
+    name = f"{np.dtype(dtype).name} {'inter' if interleaved else 'split'} {shape}"
+    report(name, timed(impls, repeats), x.nbytes, ("roof np.copyto", "roof np.multiply"))
+
+
+def levels_case(shape, seq_axis, dtype, repeats, rng) -> None:
+    """rope.apply at every SIMD level this CPU runs (what ROPE_SIMD=... selects at import)."""
+    x = touched(shape, dtype, rng)
+    copy_dst = touched(shape, dtype, rng)
+    current = rope.simd_level()
+
+    def at(level):
+        def run():
+            rope.set_simd_level(level)
+            rope.apply(x, 0, seq_axis=seq_axis)
+        return run
+
+    impls = {"roof np.copyto": lambda: np.copyto(copy_dst, x)}
+    impls.update({f"rope.apply [{level}]": at(level) for level in rope.simd_levels()})
+    try:
+        report(f"{np.dtype(dtype).name} split {shape} levels", timed(impls, repeats), x.nbytes,
+               ("roof np.copyto",))
+    finally:
+        rope.set_simd_level(current)
+
+
+def table_share_case(shape, seq_axis, repeats, rng) -> None:
+    """How much of rope.apply is building the cos/sin tables (float64 math)."""
+    x = touched(shape, np.float32, rng)
+    copy_dst = touched(shape, np.float32, rng)
+    pos_shape = [1] * (len(shape) - 1)
+    pos_shape[seq_axis] = shape[seq_axis]
+    positions = np.arange(shape[seq_axis]).reshape(pos_shape)
+    theta = rope.frequencies(shape[-1])
+    impls = {
+        "roof np.copyto": lambda: np.copyto(copy_dst, x),
+        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis),
+        "cos_sin tables only": lambda: _core.cos_sin(positions, theta, dtype=np.float32),
+    }
+    results = timed(impls, repeats)
+    report(f"float32 {shape} tables", results, x.nbytes, ("roof np.copyto",))
+    share = results["cos_sin tables only"][1] / results["rope.apply"][1]
+    ROWS.append((f"float32 {shape} tables", "tables / rope.apply", 0, 0, 0, f"{share:5.1%}"))
+
+
+def strided_case(shape, seq_axis, repeats, rng) -> None:
+    """A view with a non-unit last-axis stride, out=x, against the same shape contiguous."""
+    big = touched(shape[:-1] + (2 * shape[-1],), np.float32, rng)
+    view = big[..., ::2]
+    contiguous = touched(shape, np.float32, rng)
+    copy_dst = touched(shape, np.float32, rng)
+    impls = {
+        "roof np.copyto": lambda: np.copyto(copy_dst, contiguous),
+        "rope.apply contiguous": lambda: rope.apply(contiguous, 0, seq_axis=seq_axis),
+        "rope.apply strided view": lambda: rope.apply(view, 0, seq_axis=seq_axis),
+        "rope.apply outer-strided": lambda: rope.apply(big[..., : shape[-1]], 0,
+                                                       seq_axis=seq_axis),
+    }
+    report(f"float32 {shape} strided", timed(impls, repeats), contiguous.nbytes,
+           ("roof np.copyto",))
+
+
+def threads_case(shape, seq_axis, dtype, repeats, rng) -> None:
+    """Two threads: rope.apply(threads=2) against a two-thread copy roof."""
+    x = touched(shape, dtype, rng)
+    copy_dst = touched(shape, dtype, rng)
+    pool = ThreadPoolExecutor(2)
+    halves = [(copy_dst[: len(x) // 2], x[: len(x) // 2]), (copy_dst[len(x) // 2:], x[len(x) // 2:])]
+
+    def copy2():
+        for f in [pool.submit(np.copyto, d, s) for d, s in halves]:
+            f.result()
+
+    impls = {
+        "roof np.copyto": lambda: np.copyto(copy_dst, x),
+        "roof np.copyto, 2 threads": copy2,
+        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis),
+        "rope.apply threads=2": lambda: rope.apply(x, 0, seq_axis=seq_axis, threads=2),
+    }
+    report(f"{np.dtype(dtype).name} split {shape} threads", timed(impls, repeats), x.nbytes,
+           ("roof np.copyto, 2 threads",))
+    pool.shutdown()
+
+
+def decode_case(repeats, rng) -> None:
+    """One token: (1, 32, 128) float32 at an int offset, against np.multiply(x, c, out=x)."""
+    x = touched((1, 32, 128), np.float32, rng)
+    c = np.ones(128, np.float32)
+    theta = rope.frequencies(128)
+    cos, sin = _core.cos_sin(np.array([[4096]]), theta, dtype=np.float32)
+    impls = {
+        "np.multiply(x, c, out=x)": lambda: np.multiply(x, c, out=x),
+        "rope.apply": lambda: rope.apply(x, 4096, seq_axis=0),
+        "gufunc, prebuilt tables": lambda: _core.rotate(x, cos, sin, out=x),
+    }
+    if hasattr(rope, "Rope"):
+        cached = rope.Rope(dim=128, base=10000.0)
+        impls["rope.Rope (cached)"] = lambda: cached.apply(x, 4096, seq_axis=0)
+    report("decode float32 (1, 32, 128)", timed(impls, repeats, calls=200), x.nbytes,
+           ("np.multiply(x, c, out=x)",))
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one shape per dtype, fewer cases")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
+    args = parser.parse_args()
+    repeats = max(args.repeats, 7)
+    rng = np.random.default_rng(0)
+
+    # (shape, sequence axis): (seq, heads, dim) twice, then (batch, heads, seq, dim).
+    shapes = [((4096, 32, 128), 0), ((32768, 8, 128), 0), ((4, 32, 1024, 128), 2)]
+    if args.quick:
+        shapes = shapes[:1]
+    for dtype in (np.float32, np.float16):
+        for interleaved in (False, True):
+            for shape, axis in shapes:
+                prefill_case(shape, axis, dtype, interleaved, repeats, rng,
+                             slow_refs=not args.quick or dtype == np.float32)
+    decode_case(repeats, rng)
+    table_share_case((4096, 32, 128), 0, repeats, rng)
+    strided_case((4096, 32, 128), 0, repeats, rng)
+    if "threads" in rope.apply.__code__.co_varnames:
+        for dtype in (np.float32, np.float16):
+            threads_case((4096, 32, 128), 0, dtype, repeats, rng)
+    for dtype in (np.float32, np.float16):
+        levels_case((4096, 32, 128), 0, dtype, repeats, rng)
+
+    print(f"rope {rope.__version__}, numpy {np.__version__}, torch "
+          f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
+          f"(of {', '.join(rope.simd_levels())}); {repeats} repeats")
+    print(f"{'case':<34} {'implementation':<28} {'min ms':>8} {'med ms':>8} {'GB/s':>6}  "
+          f"{'roof x (min med)'}")
+    for case, name, lo, med, gbs, ratio in ROWS:
+        if lo == 0:
+            print(f"{case:<34} {name:<28} {'':>8} {'':>8} {'':>6}  {ratio}")
+        else:
+            print(f"{case:<34} {name:<28} {lo:8.3f} {med:8.3f} {gbs:6.1f}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Threads: split one in-place rotation across a small pool of worker threads (opt-in).
+
+NumPy releases the GIL around gufunc loops, so threads that each call the gufuncs on their own
+slice of x run truly in parallel. The split is along one leading axis of x (never the last):
+every slice is a view of x, so the rotation stays in place, and each thread also builds the
+tables of its own positions. Single-threaded is the default, as in NumPy.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["MIN_BYTES_PER_THREAD", "run_split"]
+
+#: Below this many bytes of x per thread, starting threads costs more than it saves.
+MIN_BYTES_PER_THREAD = 1 << 20
+
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A shared pool with at least `workers` threads (created on first use, grown on demand)."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            # A pool that is replaced finishes its queued work; its idle threads then exit.
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rope")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _split_axis(x_shape: tuple[int, ...], threads: int) -> int | None:
+    """The leading axis to split: the first one long enough to give every thread a slice."""
+    for axis, length in enumerate(x_shape[:-1]):
+        if length >= threads:
+            return axis
+    return None
+
+
+def run_split(
+    work: Callable[[np.ndarray, np.ndarray], None],
+    x: np.ndarray,
+    positions: np.ndarray,
+    threads: int,
+) -> None:
+    """Call ``work(x_part, positions_part)`` on `threads` slices of x at once.
+
+    `positions` broadcasts to ``x.shape[:-1]`` with ``x.ndim - 1`` dimensions (or is 0-d) and
+    is sliced along with x where it is not broadcast. Falls back to one call in the calling
+    thread when x is too small or has no leading axis long enough to split.
+    """
+    threads = min(threads, max(x.nbytes // MIN_BYTES_PER_THREAD, 1))
+    axis = _split_axis(x.shape, threads) if threads > 1 else None
+    if axis is None:
+        work(x, positions)
+        return
+    bounds = np.linspace(0, x.shape[axis], threads + 1).astype(int)
+    sliced_positions = positions.ndim == x.ndim - 1 and positions.shape[axis] != 1
+    jobs = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        index = (slice(None),) * axis + (slice(lo, hi),)
+        part_positions = positions[index] if sliced_positions else positions
+        jobs.append((x[index], part_positions))
+    pool = _executor(threads - 1)
+    # The calling thread takes the first slice itself; the pool takes the rest.
+    futures = [pool.submit(work, *job) for job in jobs[1:]]
+    try:
+        work(*jobs[0])
+    finally:
+        for future in futures:
+            future.result()

@@ -1,0 +1,501 @@
+"""rope.Rope: one immutable RoPE configuration, its cached frequencies and cos/sin tables.
+
+This is the one path that builds tables and rotates: `rope.apply` builds a Rope from its
+arguments and calls `Rope.apply`. A Rope reused for q and k at the same positions builds the
+tables once (it keeps the last positions' tables), so k costs only the streaming rotation.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+
+from . import _core
+from ._parallel import run_split
+from ._positions import positions_for, sequence_length
+from ._scaling import (
+    ScaledFrequencies,
+    canonical_name,
+    family_parameters,
+    periods_of,
+    resolve,
+    rotary_dimension,
+    scaled_frequencies,
+    uses_length,
+)
+from ._validation import (
+    check_array,
+    check_flag,
+    check_positive_int,
+    check_rotary_dim,
+    check_seq_axis,
+)
+
+__all__ = ["Rope", "build_tables"]
+
+
+def build_tables(
+    positions: np.ndarray, theta: np.ndarray, attention: float, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of the exact angles positions * theta, times `attention`, as `dtype`.
+
+    The tables are rounded once: with an attention factor they are built in float64, scaled,
+    then cast (as Hugging Face scales before casting), not scaled after rounding to float32.
+    """
+    if attention == 1.0:
+        return _core.cos_sin(positions, theta, dtype=dtype)
+    cos, sin = _core.cos_sin(positions, theta, dtype=np.float64)
+    cos *= attention
+    sin *= attention
+    return cos.astype(dtype, copy=False), sin.astype(dtype, copy=False)
+
+
+def _table_dtype(x: np.ndarray) -> np.dtype:
+    # float32 data is rotated with float64 tables in float64 arithmetic (rounded once, exact);
+    # float16 data needs no more than float32 tables.
+    return np.dtype(np.float32 if x.dtype == np.float16 else np.float64)
+
+
+class Rope:
+    """An immutable RoPE configuration with cached frequencies and tables.
+
+    Parameters
+    ----------
+    dim : int
+        Head dimension: the last axis of the arrays to rotate (Hugging Face's ``head_dim``;
+        ``head_dim=`` is accepted as its alias).
+    base : float, default 10000.0
+        The base (``rope_theta``); a ``rope_theta`` inside a scaling dict overrides it.
+    scaling : None, str or dict
+        The context-extension family and, as a dict, its parameters; see `rope.frequencies`.
+    rotary_dim : int, optional
+        Rotate only the first `rotary_dim` coordinates (even); the rest pass through.
+    partial_rotary_factor : float, optional
+        Hugging Face's way to say the same: ``rotary_dim = int(dim * partial_rotary_factor)``.
+    interleaved : bool, default False
+        Pair (2i, 2i + 1) instead of Hugging Face's half-split (i, i + d/2).
+    **params
+        The scaling family's parameters (Hugging Face names), as for `rope.frequencies`.
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> r = rope.Rope(128, base=500000.0, scaling="llama3", factor=8.0, low_freq_factor=1.0,
+    ...               high_freq_factor=4.0, original_max_position_embeddings=8192)
+    >>> r
+    Rope(dim=128, base=500000.0, scaling='llama3', factor=8.0, high_freq_factor=4.0,
+         low_freq_factor=1.0, original_max_position_embeddings=8192)
+    >>> round(float(r.frequencies[30]), 10), r.attention_factor
+    (0.0013718936, 1.0)
+    >>> q = np.ones((2, 6, 128), dtype=np.float32)          # (heads, seq, dim)
+    >>> k = np.ones((2, 6, 128), dtype=np.float32)
+    >>> _ = r.apply(q, 0); _ = r.apply(k, 0)                 # tables built once
+    >>> bool(np.array_equal(q, k))
+    True
+    >>> r == rope.Rope(head_dim=128, base=500000.0, scaling=dict(
+    ...     rope_type="llama3", factor=8, low_freq_factor=1, high_freq_factor=4,
+    ...     original_max_position_embeddings=8192))
+    True
+    """
+
+    __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
+                 "_uses_length", "_key", "_default", "_by_length", "_tables", "_lock")
+
+    def __init__(
+        self,
+        dim: int | None = None,
+        base: float = 10000.0,
+        scaling: object = None,
+        *,
+        rotary_dim: int | None = None,
+        partial_rotary_factor: float | None = None,
+        head_dim: int | None = None,
+        interleaved: bool = False,
+        **params: object,
+    ) -> None:
+        if dim is None and head_dim is None:
+            raise TypeError("Rope needs the head dimension: Rope(dim=128, ...)")
+        if dim is not None and head_dim is not None and dim != head_dim:
+            raise ValueError(f"dim={dim} and head_dim={head_dim} disagree; pass one of them")
+        dim = check_positive_int(dim if dim is not None else head_dim, "dim")
+        if partial_rotary_factor is not None:
+            params["partial_rotary_factor"] = partial_rotary_factor
+        base, name, checked, partial = resolve(base, scaling, params)
+        if partial is not None:
+            from_partial = rotary_dimension(dim, partial)
+            if rotary_dim is not None and rotary_dim != from_partial:
+                raise ValueError(
+                    f"rotary_dim={rotary_dim} disagrees with partial_rotary_factor={partial} "
+                    f"(int({dim} * {partial}) = {from_partial}); pass one of them"
+                )
+            rotary_dim = from_partial
+        rotary_dim = check_rotary_dim(rotary_dim, dim)
+        interleaved = check_flag(interleaved, "interleaved")
+        set_ = object.__setattr__
+        set_(self, "_dim", dim)
+        set_(self, "_rotary_dim", rotary_dim)
+        set_(self, "_base", base)
+        set_(self, "_scaling", name)
+        set_(self, "_params", tuple(sorted(checked.items())))
+        set_(self, "_interleaved", bool(interleaved))
+        set_(self, "_uses_length", uses_length(name))
+        set_(self, "_key", (dim, rotary_dim, base, name, self._params, bool(interleaved)))
+        # Built eagerly: a Rope that cannot compute its frequencies (e.g. longrope factor lists
+        # of the wrong length) fails at construction, before any array is touched.
+        set_(self, "_default", scaled_frequencies(rotary_dim, base, name, checked))
+        set_(self, "_by_length", None)  # (length key, ScaledFrequencies) of the last length used
+        set_(self, "_tables", None)  # (key, positions, cos, sin) of the last call
+        set_(self, "_lock", threading.Lock())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Rope is immutable; build a new one with the changed configuration")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rope) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __repr__(self) -> str:
+        parts = [f"dim={self._dim}", f"base={self._base!r}"]
+        if self._rotary_dim != self._dim:
+            parts.append(f"rotary_dim={self._rotary_dim}")
+        if self._scaling is not None:
+            parts.append(f"scaling={self._scaling!r}")
+            parts += [f"{k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in self._params]
+        if self._interleaved:
+            parts.append("interleaved=True")
+        return f"Rope({', '.join(parts)})"
+
+    def __reduce__(self):
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._params}
+        return (_rebuild, (self._dim, self._base, self._scaling, self._rotary_dim,
+                           self._interleaved, params))
+
+    # -- configuration --------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int:
+        """Head dimension (last axis of x)."""
+        return self._dim
+
+    @property
+    def rotary_dim(self) -> int:
+        """Number of rotated coordinates (the d of the formulas)."""
+        return self._rotary_dim
+
+    @property
+    def base(self) -> float:
+        """The base (rope_theta) before any scaling."""
+        return self._base
+
+    @property
+    def scaling(self) -> str | None:
+        """The scaling family's canonical name, or None."""
+        return self._scaling
+
+    @property
+    def params(self) -> Mapping[str, object]:
+        """The scaling parameters, checked and with Hugging Face's defaults filled in."""
+        return MappingProxyType(dict(self._params))
+
+    @property
+    def interleaved(self) -> bool:
+        """True for (2i, 2i + 1) pairs, False for half-split (i, i + d/2)."""
+        return self._interleaved
+
+    # -- frequencies ----------------------------------------------------------------------
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Read-only float64 theta of the rotary_dim/2 pairs (dynamic: at max_position_embeddings;
+        longrope: the short factors). See `frequencies_at` for a given length."""
+        return self._default.theta
+
+    @property
+    def periods(self) -> np.ndarray:
+        """Periods 2*pi/theta, in tokens, of `frequencies` (inf for unrotated pairs)."""
+        return periods_of(self._default.theta)
+
+    @property
+    def attention_factor(self) -> float:
+        """What cos and sin are multiplied by (YaRN, LongRoPE; else 1.0)."""
+        return self._default.attention_factor
+
+    def frequencies_at(self, seq_len: int) -> np.ndarray:
+        """theta for a sequence of `seq_len` tokens (differs from `frequencies` only for the
+        dynamic and longrope families).
+
+        Examples
+        --------
+        >>> import rope
+        >>> r = rope.Rope(128, scaling="dynamic", factor=2.0, max_position_embeddings=4096)
+        >>> round(float(r.frequencies_at(8192)[1] ** -64), 4)   # the base at 8192 tokens
+        30527.7367
+        """
+        return self._scaled_at(seq_len).theta
+
+    def _length_key(self, seq_len: int | None) -> object:
+        """Lengths that give the same frequencies share a key (so a cache hit)."""
+        if seq_len is None or not uses_length(self._scaling):
+            return None
+        params = dict(self._params)
+        if self._scaling == "dynamic":
+            trained = params["max_position_embeddings"]
+            return None if seq_len <= trained else seq_len
+        return True if seq_len > params["original_max_position_embeddings"] else None
+
+    def _scaled_at(self, seq_len: int | None) -> ScaledFrequencies:
+        key = self._length_key(check_positive_int(seq_len, "seq_len") if seq_len is not None
+                               else None)
+        if key is None:
+            return self._default
+        last = self._by_length
+        if last is not None and last[0] == key:
+            return last[1]
+        result = scaled_frequencies(self._rotary_dim, self._base, self._scaling,
+                                    dict(self._params), seq_len)
+        object.__setattr__(self, "_by_length", (key, result))
+        return result
+
+    # -- rotation -------------------------------------------------------------------------
+
+    def tables(
+        self, positions: np.ndarray, dtype: np.dtype, *, inverse: bool = False,
+        seq_len: int | None = None, attention_scaling: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin tables (times the attention factor) for positions, cached for reuse.
+
+        `positions` broadcasts against the leading axes of x (see `rope.apply`); the tables have
+        shape ``positions.shape + (rotary_dim // 2,)``. The last call's tables are kept: the
+        same positions again (k after q) return the same read-only arrays.
+
+        Examples
+        --------
+        >>> import numpy as np, rope
+        >>> r = rope.Rope(8, scaling="yarn", factor=4.0, original_max_position_embeddings=64)
+        >>> cos, sin = r.tables(np.arange(3), np.float32)
+        >>> cos.shape, bool(cos[0, 0] == np.float32(r.attention_factor))
+        ((3, 4), True)
+        >>> r.tables(np.arange(3), np.float32)[0] is cos
+        True
+        """
+        scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention)
+
+    def _scaled_for(
+        self, positions: np.ndarray, seq_len: int | None, attention_scaling: bool
+    ) -> tuple[ScaledFrequencies, float]:
+        if seq_len is None and not self._uses_length:
+            scaled = self._default  # the common case, without the length bookkeeping
+        else:
+            if seq_len is None:
+                seq_len = sequence_length(positions)
+            scaled = self._scaled_at(seq_len)
+        return scaled, (scaled.attention_factor if attention_scaling else 1.0)
+
+    def _cached_tables(
+        self, positions: np.ndarray, scaled: ScaledFrequencies, dtype: np.dtype, inverse: bool,
+        attention: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(scaled), dtype, inverse, attention, positions.dtype, positions.shape)
+        with self._lock:
+            cached = self._tables
+        if cached is not None and cached[0] == key and cached[1][0] is scaled and \
+                np.array_equal(cached[1][1], positions):
+            return cached[2], cached[3]
+        cos, sin = build_tables(positions, scaled.negated if inverse else scaled.theta,
+                                attention, dtype)
+        cos.flags.writeable = sin.flags.writeable = False
+        with self._lock:
+            object.__setattr__(self, "_tables", (key, (scaled, positions.copy()), cos, sin))
+        return cos, sin
+
+    def _rotate(
+        self, x: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies, inverse: bool,
+        attention: float, cache: bool,
+    ) -> None:
+        """Rotate x in place (everything already validated): the one rotating path."""
+        theta = scaled.negated if inverse else scaled.theta
+        if attention == 1.0 and (positions.ndim <= 1 or positions.size == positions.shape[0]):
+            # Positions vary along the outermost axis at most, so consecutive rows share them
+            # (every head of a token, a whole decode step): one call that builds each position's
+            # tables once, in cache, beats building full tables first. A lone position goes in
+            # as a Python scalar, which NumPy takes ~1 us faster than a 0-d array.
+            rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
+            rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
+            return
+        dtype = _table_dtype(x)
+        if cache:
+            cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
+        else:  # a thread's slice: its own positions, not worth displacing the cached tables
+            cos, sin = build_tables(positions, theta, attention, dtype)
+        rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
+        rotate(x, cos, sin, out=x)
+
+    def apply(
+        self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int = -2,
+        seq_len: int | None = None, attention_scaling: bool = True, threads: int = 1,
+    ) -> np.ndarray:
+        """Rotate `x` in place by this configuration and return it.
+
+        Parameters
+        ----------
+        x : numpy.ndarray of float16, float32 or float64
+            Writeable array whose last axis is this Rope's `dim`.
+        pos : int or array_like
+            Positions, as for `rope.apply`.
+        inverse : bool, default False
+            Rotate by the negative angles (undo a rotation at the same positions; the attention
+            factor is applied again, not divided out — pass ``attention_scaling=False`` both
+            ways for an exact round trip).
+        seq_axis : int, default -2
+            The sequence axis of x.
+        seq_len : int, optional
+            Current sequence length for dynamic and longrope (default: largest position + 1,
+            as Hugging Face takes it from ``position_ids``). Hugging Face's dynamic module is
+            stateful: it keeps the base of the longest sequence seen until a sequence falls
+            back within max_position_embeddings; pass that length as `seq_len` to match it.
+            With dynamic scaling, keys cached under one length were rotated with another
+            base: re-rotate them (``inverse=True`` with the old `seq_len`, then the new one).
+        attention_scaling : bool, default True
+            Multiply cos and sin by `attention_factor`, as Hugging Face does. False leaves the
+            rotation norm-preserving, for callers who scale the logits themselves.
+        threads : int, default 1
+            Rotate with up to this many threads, as for `rope.apply`.
+
+        Returns
+        -------
+        numpy.ndarray
+            `x`, rotated.
+
+        Examples
+        --------
+        >>> import numpy as np, rope
+        >>> r = rope.Rope(2, scaling="linear", factor=4.0)
+        >>> v = r.apply(np.array([1.0, 0.0]), 8)          # position 8 / 4 = 2
+        >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
+        True
+        """
+        return self._apply_checked(check_array(x), pos, inverse, seq_axis, seq_len,
+                                   attention_scaling, threads)
+
+    def _apply_checked(self, x, pos, inverse, seq_axis, seq_len, attention_scaling, threads):
+        """`apply` for an x that has passed check_array (rope.apply checks it first)."""
+        if x.shape[-1] != self._dim:
+            raise ValueError(
+                f"x has head dimension {x.shape[-1]} (its last axis) but this Rope was built for "
+                f"dim={self._dim}; build a Rope with dim={x.shape[-1]}"
+            )
+        axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
+        positions = positions_for(pos, x.shape, axis)
+        threads = check_positive_int(threads, "threads")
+        inverse = check_flag(inverse, "inverse")
+        attention_scaling = check_flag(attention_scaling, "attention_scaling")
+        scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        if threads == 1:
+            self._rotate(x, positions, scaled, inverse, attention, cache=True)
+        else:
+            run_split(lambda part, part_positions: self._rotate(
+                part, part_positions, scaled, inverse, attention, cache=False),
+                x, positions, threads)
+        return x
+
+    # -- Hugging Face ---------------------------------------------------------------------
+
+    @classmethod
+    def from_hf_config(cls, config: object, *, layer_type: str | None = None) -> Rope:
+        """Build the Rope of a Hugging Face model config (a config.json path, its folder, the
+        parsed dict, or a transformers config object).
+
+        Reads ``rope_theta``, ``head_dim`` (else ``hidden_size // num_attention_heads``),
+        ``partial_rotary_factor``, ``max_position_embeddings``,
+        ``original_max_position_embeddings`` and ``rope_parameters`` (transformers >= 5) or
+        ``rope_scaling``; a multimodal config's ``text_config``. For per-layer
+        ``rope_parameters`` (e.g. Gemma 3) pass `layer_type` (e.g. "full_attention").
+        The layout is half-split, as in Hugging Face's ``rotate_half``.
+
+        Examples
+        --------
+        >>> import rope
+        >>> r = rope.Rope.from_hf_config({
+        ...     "hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1000000.0,
+        ...     "max_position_embeddings": 32768,
+        ...     "rope_scaling": {"type": "yarn", "factor": 4.0,
+        ...                      "original_max_position_embeddings": 32768}})
+        >>> r.dim, r.scaling, round(r.attention_factor, 7)
+        (128, 'yarn', 1.1386294)
+        """
+        cfg = _read_config(config)
+        if "text_config" in cfg and not {"head_dim", "hidden_size"} & cfg.keys():
+            cfg = dict(cfg["text_config"])
+        head_dim = cfg.get("head_dim")
+        if head_dim is None:
+            try:
+                head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
+            except (KeyError, TypeError):
+                raise ValueError(
+                    "the config has neither head_dim nor hidden_size and num_attention_heads; "
+                    "cannot tell the head dimension"
+                ) from None
+        rope_params = cfg.get("rope_parameters") or cfg.get("rope_scaling") or {}
+        if not isinstance(rope_params, Mapping):
+            raise ValueError(f"rope_parameters/rope_scaling must be a dict; got {rope_params!r}")
+        if rope_params and all(isinstance(v, Mapping) or v is None for v in rope_params.values()):
+            if layer_type not in rope_params:
+                raise ValueError(
+                    f"this config has per-layer rope parameters {sorted(rope_params)}; pass "
+                    f"layer_type= one of them"
+                )
+            rope_params = rope_params[layer_type] or {}
+        params = dict(rope_params)
+        base = params.pop("rope_theta", None)
+        base = base if base is not None else cfg.get("rope_theta")
+        base = base if base is not None else 10000.0  # transformers' default_theta
+        partial = params.pop("partial_rotary_factor", cfg.get("partial_rotary_factor"))
+        types = [params.pop(k) for k in ("rope_type", "type") if k in params]
+        name = canonical_name(types[0]) if types else None
+        accepted = family_parameters(name) if name else ()
+        for key in ("max_position_embeddings", "original_max_position_embeddings"):
+            if key in accepted and cfg.get(key) is not None:
+                # Hugging Face gives a top-level original_max_position_embeddings (Phi-3)
+                # priority over the one inside rope_scaling.
+                if key == "original_max_position_embeddings":
+                    params[key] = cfg[key]
+                else:
+                    params.setdefault(key, cfg[key])
+        return cls(head_dim, base, name, partial_rotary_factor=partial, **params)
+
+
+def _rebuild(dim, base, scaling, rotary_dim, interleaved, params):
+    return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved, **params)
+
+
+def _read_config(config: object) -> dict:
+    if isinstance(config, Mapping):
+        return dict(config)
+    if callable(getattr(config, "to_dict", None)):  # a transformers PretrainedConfig
+        return dict(config.to_dict())
+    try:
+        path = os.fspath(config)
+    except TypeError:
+        raise TypeError(
+            f"config must be a path to config.json (or its folder) or a dict; got "
+            f"{type(config).__name__}"
+        ) from None
+    if os.path.isdir(path):
+        path = os.path.join(path, "config.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise OSError(f"cannot read Hugging Face config {path!r}: {exc.strerror or exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path!r} is not a JSON config file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
+    return data

@@ -1,0 +1,322 @@
+"""Bad input: every case raises TypeError or ValueError naming the argument and the fix, and
+leaves every input array byte-identical.
+
+The matrix runs in one child process (this file run as a script), so a crash in C fails the
+cases instead of killing pytest: the child announces each case before running it, and the
+cases from the one that was running on fail with the child's exit status and stderr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rope
+from rope import reference
+
+HERE = Path(__file__).resolve()
+# Child processes import the rope this process imported (an installed one, or an in-place build).
+_ROPE_ROOT = str(Path(rope.__file__).resolve().parent.parent)
+CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (_ROPE_ROOT, os.environ.get("PYTHONPATH")) if p)}
+
+
+def _x(shape=(4, 8), dtype=np.float32):
+    return np.random.default_rng(1).standard_normal(shape).astype(dtype)
+
+
+def _tables(k=4, dtype=np.float64):
+    return rope.cos_sin(np.arange(3), rope.frequencies(2 * k), dtype=dtype)
+
+
+def _readonly(a):
+    a.flags.writeable = False
+    return a
+
+
+# Each case: name -> (build, expected exception, words the message must contain). `build`
+# returns (call, inputs): `call()` must raise; every array in `inputs` is compared byte for
+# byte before and after.
+def _apply(x, pos=0, **kw):
+    return (lambda: rope.apply(x, pos, **kw)), [x, pos]
+
+
+def _rotate(fn, x, c, s, **kw):
+    return (lambda: fn(x, c, s, **kw)), [x, c, s] + ([kw["out"]] if "out" in kw else [])
+
+
+CASES = {
+    # x: not an array, wrong dtype, layout or writeability
+    "x list": (lambda: _apply([[1.0, 0.0]] * 4), TypeError, ["x", "NumPy array", "in place", "np.asarray"]),
+    "x python float": (lambda: _apply(1.0), TypeError, ["x", "NumPy array", "np.asarray"]),
+    "x numpy scalar": (lambda: _apply(np.float32(1.0)), TypeError, ["x", "NumPy array", "np.asarray"]),
+    "x 0-d array": (lambda: _apply(np.array(1.0)), ValueError, ["x", "0-d", "head dimension"]),
+    "x int64": (lambda: _apply(np.ones((4, 8), np.int64)), TypeError, ["x", "int64", "astype"]),
+    "x int8": (lambda: _apply(np.ones((4, 8), np.int8)), TypeError, ["x", "int8", "astype"]),
+    "x bool": (lambda: _apply(np.ones((4, 8), bool)), TypeError, ["x", "bool", "astype"]),
+    "x complex": (lambda: _apply(np.ones((4, 8), np.complex64)), TypeError, ["x", "complex64", "astype"]),
+    "x object": (lambda: _apply(np.ones((4, 8), object)), TypeError, ["x", "object", "astype"]),
+    "x structured": (lambda: _apply(np.zeros((4, 8), [("a", "<f4")])), TypeError, ["x", "astype"]),
+    "x structured float": (lambda: _apply(np.zeros((4,), [("a", "<f4", (8,))])), TypeError, ["x", "astype"]),
+    "x longdouble": (lambda: _apply(np.ones((4, 8), np.longdouble)), TypeError, ["x", "astype(np.float32)"]),
+    "x byte-swapped f4": (lambda: _apply(_x(dtype=">f4")), TypeError, ["x", "byte order", "newbyteorder"]),
+    "x byte-swapped f2": (lambda: _apply(_x(dtype=">f2")), TypeError, ["x", "byte order", "newbyteorder"]),
+    "x byte-swapped f8 view": (lambda: _apply(_x(dtype=">f8")[:, ::2]), TypeError, ["x", "byte order"]),
+    "x read-only": (lambda: _apply(_readonly(_x())), ValueError, ["x", "read-only", "copy()"]),
+    "x read-only view": (lambda: _apply(_readonly(_x())[1:, :]), ValueError, ["x", "read-only", "copy()"]),
+    "x broadcast view": (lambda: _apply(np.broadcast_to(_x((1, 8)), (4, 8))), ValueError, ["x", "read-only"]),
+    "x from bytes": (lambda: _apply(np.frombuffer(bytes(64), np.float32).reshape(2, 8)), ValueError, ["x", "read-only"]),
+    "x writeable zero stride": (
+        lambda: _apply(np.lib.stride_tricks.as_strided(_x((1, 8)), (4, 8), (0, 4), writeable=True)),
+        ValueError, ["x", "stride 0", "copy()"]),
+    "x np.matrix": (lambda: _apply(np.matrix(_x())), TypeError, ["x", "np.matrix", "np.asarray"]),
+    "x masked array": (lambda: _apply(np.ma.masked_array(_x(), mask=np.zeros((4, 8), bool))), TypeError,
+                       ["x", "masked", ".data"]),
+    "x odd head dim": (lambda: _apply(_x((4, 7))), ValueError, ["head dimension", "7", "odd", "rotary_dim"]),
+    "x odd huge head dim": (lambda: _apply(_x((1, 2**20 + 1))), ValueError, ["head dimension", "odd", "rotary_dim"]),
+    "x empty head dim": (lambda: _apply(_x((4, 0))), ValueError, ["x", "head dimension 0", "last axis"]),
+    # rotary_dim
+    "rotary_dim odd": (lambda: _apply(_x(), rotary_dim=3), ValueError, ["rotary_dim", "even", "3"]),
+    "rotary_dim > head dim": (lambda: _apply(_x(), rotary_dim=10), ValueError, ["rotary_dim=10", "<= 8"]),
+    "rotary_dim 0": (lambda: _apply(_x(), rotary_dim=0), ValueError, ["rotary_dim", ">= 1"]),
+    "rotary_dim negative": (lambda: _apply(_x(), rotary_dim=-2), ValueError, ["rotary_dim", ">= 1"]),
+    "rotary_dim float": (lambda: _apply(_x(), rotary_dim=4.0), TypeError, ["rotary_dim", "integer"]),
+    "rotary_dim bool": (lambda: _apply(_x(), rotary_dim=True), TypeError, ["rotary_dim", "integer"]),
+    # pos: dtype
+    "pos float16": (lambda: _apply(_x(), np.arange(4, dtype=np.float16)), TypeError, ["pos", "float16", "int64"]),
+    "pos complex": (lambda: _apply(_x(), np.arange(4) + 0j), TypeError, ["pos", "complex128", "np.arange"]),
+    "pos object": (lambda: _apply(_x(), np.arange(4).astype(object)), TypeError, ["pos", "object", "integers"]),
+    "pos bool array": (lambda: _apply(_x(), np.ones(4, bool)), TypeError, ["pos", "bool", "integers"]),
+    "pos bool": (lambda: _apply(_x(), True), TypeError, ["pos=True", "pass an int"]),
+    "pos None": (lambda: _apply(_x(), None), TypeError, ["pos", "integers"]),
+    "pos str": (lambda: _apply(_x(), "0"), TypeError, ["pos='0'", "pass an int"]),
+    "pos float": (lambda: _apply(_x(), 1.5), TypeError, ["pos=1.5", "float64 array"]),
+    "pos ragged list": (lambda: _apply(_x(), [[0, 1], [2]]), TypeError, ["pos", "array of positions"]),
+    # pos: shape
+    "pos wrong length": (lambda: _apply(_x(), np.arange(5)), ValueError, ["pos", "length 5", "length 4"]),
+    "pos wrong 2-d": (lambda: _apply(_x((2, 4, 8)), np.zeros((3, 1), np.int64)), ValueError,
+                      ["pos of shape (3, 1)", "broadcasts to x.shape[:-1]"]),
+    "pos too many dims": (lambda: _apply(_x(), np.zeros((4, 1, 1), np.int64)), ValueError,
+                          ["pos has shape (4, 1, 1)", "1-d array of length 4"]),
+    "pos array for one vector": (lambda: _apply(_x((8,)), np.arange(3)), ValueError, ["pos", "int position"]),
+    "pos empty for non-empty x": (lambda: _apply(_x(), np.arange(0)), ValueError, ["pos", "length 0", "length 4"]),
+    # pos: values
+    "pos NaN": (lambda: _apply(_x(), np.array([0, 1, np.nan, 3])), ValueError, ["pos", "NaN", "finite"]),
+    "pos inf": (lambda: _apply(_x(), np.array([0, 1, np.inf, 3])), ValueError, ["pos", "infinite", "finite"]),
+    "pos -inf float32": (lambda: _apply(_x(), np.array([0, -np.inf, 2, 3], np.float32)), ValueError, ["pos", "finite"]),
+    "pos offset past 2**53": (lambda: _apply(_x(), rope.MAX_POSITION - 2), ValueError, ["pos=", "2**53"]),
+    "pos offset below -2**53": (lambda: _apply(_x(), -rope.MAX_POSITION - 1), ValueError, ["pos=", "2**53"]),
+    "pos array past 2**53": (lambda: _apply(_x(), np.array([0, 1, 2, rope.MAX_POSITION + 1])), ValueError,
+                             ["pos", "2**53", "exact"]),
+    "pos float64 past 2**53": (lambda: _apply(_x(), np.array([0.0, 1.0, 2.0, 2.0**60])), ValueError,
+                               ["pos", "2**53"]),
+    "pos uint64 max": (lambda: _apply(_x(), np.full(4, 2**64 - 1, np.uint64)), ValueError, ["pos", "2**53"]),
+    "pos numpy uint64 offset": (lambda: _apply(_x(), np.uint64(2**63)), ValueError, ["pos=", "2**53"]),
+    # base
+    "base NaN": (lambda: _apply(_x(), base=float("nan")), ValueError, ["base", "finite", "greater than 1"]),
+    "base inf": (lambda: _apply(_x(), base=float("inf")), ValueError, ["base", "finite"]),
+    "base 1": (lambda: _apply(_x(), base=1.0), ValueError, ["base", "greater than 1"]),
+    "base 0.5": (lambda: _apply(_x(), base=0.5), ValueError, ["base", "greater than 1"]),
+    "base negative": (lambda: _apply(_x(), base=-10000.0), ValueError, ["base", "greater than 1"]),
+    "base str": (lambda: _apply(_x(), base="10000"), TypeError, ["base", "real number"]),
+    "base complex": (lambda: _apply(_x(), base=1e4 + 0j), TypeError, ["base", "real number"]),
+    "base bool": (lambda: _apply(_x(), base=True), TypeError, ["base", "real number"]),
+    # other keywords
+    "seq_axis last": (lambda: _apply(_x(), seq_axis=-1), ValueError, ["seq_axis=-1", "head dimension"]),
+    "seq_axis out of range": (lambda: _apply(_x(), seq_axis=3), ValueError, ["seq_axis=3", "-2 ... -2"]),
+    "seq_axis float": (lambda: _apply(_x(), seq_axis=0.0), TypeError, ["seq_axis", "integer"]),
+    "interleaved str": (lambda: _apply(_x(), interleaved="no"), TypeError, ["interleaved", "True or False"]),
+    "inverse None": (lambda: _apply(_x(), inverse=None), TypeError, ["inverse", "True or False"]),
+    "scaling unknown": (lambda: _apply(_x(), scaling="no-such-scaling"), (TypeError, ValueError), ["scaling"]),
+    # the gufuncs: NumPy's own checks, and rope's core-dimension check
+    "rotate k > n/2": (lambda: _rotate(rope.rotate, _x(dtype=np.float64), *_tables(5)), ValueError,
+                       ["rotate", "k=5", "k <= n/2"]),
+    "rotate_interleaved k > n/2": (lambda: _rotate(rope.rotate_interleaved, _x(dtype=np.float64), *_tables(5)),
+                                   ValueError, ["rotate_interleaved", "k <= n/2"]),
+    "rotate cos/sin lengths differ": (lambda: _rotate(rope.rotate, _x(), _tables(4)[0], _tables(3)[1]),
+                                      ValueError, ["rotate", "core dimension"]),
+    "rotate complex x": (lambda: _rotate(rope.rotate, _x().astype(np.complex128), *_tables()), TypeError,
+                         ["rotate", "not supported for the input types"]),
+    "rotate 0-d x": (lambda: _rotate(rope.rotate_interleaved, np.float64(1.0), *_tables()), ValueError,
+                     ["rotate_interleaved", "dimensions"]),
+    "rotate read-only out": (lambda: _rotate(rope.rotate, _x(), *_tables(), out=_readonly(_x())), ValueError,
+                             ["read-only"]),
+    "rotate int out": (lambda: _rotate(rope.rotate, _x(), *_tables(), out=np.zeros((4, 8), np.int64)),
+                       TypeError, ["rotate", "cast", "int64"]),
+    "rotate out wrong shape": (lambda: _rotate(rope.rotate, _x(), *_tables(), out=np.zeros((4, 6))),
+                               ValueError, ["rotate", "core dimension"]),
+    "cos_sin complex theta": (lambda: ((lambda t: (lambda: rope.cos_sin(1, t), [t]))(np.ones(4, complex))),
+                              TypeError, ["cos_sin", "not supported"]),
+    "cos_sin integer dtype": (lambda: ((lambda t: (lambda: rope.cos_sin(1, t, dtype=np.int64), [t]))(np.ones(4))),
+                              TypeError, ["cos_sin", "loop"]),
+    # helpers
+    "frequencies odd": (lambda: ((lambda: rope.frequencies(7)), []), ValueError, ["dim", "even", "7"]),
+    "frequencies 0": (lambda: ((lambda: rope.frequencies(0)), []), ValueError, ["dim", ">= 1"]),
+    "frequencies str": (lambda: ((lambda: rope.frequencies("8")), []), TypeError, ["dim", "integer"]),
+    "frequencies base NaN": (lambda: ((lambda: rope.frequencies(8, float("nan"))), []), ValueError,
+                             ["base", "finite"]),
+    "periods base 1": (lambda: ((lambda: rope.periods(8, 1.0)), []), ValueError, ["base", "greater than 1"]),
+    "periods float dim": (lambda: ((lambda: rope.periods(8.0)), []), TypeError, ["dim", "integer"]),
+}
+
+
+def _snapshot(obj):
+    """The bytes of every array in obj (masked arrays: data and mask), or its repr."""
+    if isinstance(obj, np.ma.MaskedArray):
+        return [obj.data.tobytes(), np.ma.getmaskarray(obj).tobytes()]
+    if isinstance(obj, np.ndarray):
+        return [obj.dtype.str, obj.shape, obj.tobytes()]
+    return repr(obj)
+
+
+def _run_case(name):
+    build, expected, words = CASES[name]
+    call, inputs = build()
+    before = [_snapshot(a) for a in inputs]
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        error, message = type(exc), str(exc)
+    else:
+        error, message = None, ""
+    unchanged = [_snapshot(a) for a in inputs] == before
+    return {
+        "raised": None if error is None else error.__name__,
+        "right_type": error is not None and issubclass(error, expected),
+        "message": message,
+        "missing_words": [w for w in words if w not in message],
+        "inputs_unchanged": unchanged,
+    }
+
+
+def _child_main():
+    for name in CASES:
+        print(json.dumps({"start": name}), flush=True)
+        print(json.dumps({"case": name, **_run_case(name)}), flush=True)
+
+
+@pytest.fixture(scope="module")
+def matrix_results():
+    """Run every case in one child interpreter; map case name -> result (or the crash)."""
+    proc = subprocess.run([sys.executable, str(HERE)], capture_output=True, text=True, timeout=600,
+                          env=CHILD_ENV)
+    results, running = {}, None
+    for line in proc.stdout.splitlines():
+        record = json.loads(line)
+        if "start" in record:
+            running = record["start"]
+        else:
+            results[record["case"]] = record
+            running = None
+    crash = None
+    if proc.returncode != 0 or running is not None:
+        crash = f"child exited with {proc.returncode} while running {running!r}; stderr:\n{proc.stderr[-3000:]}"
+    return results, crash
+
+
+def test_matrix_is_large_enough():
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(matrix_results, name):
+    results, crash = matrix_results
+    if name not in results:
+        pytest.fail(crash or f"case {name!r} produced no result")
+    r = results[name]
+    assert r["raised"] is not None, f"{name}: no exception"
+    assert r["right_type"], f"{name}: raised {r['raised']}: {r['message']}"
+    assert not r["missing_words"], f"{name}: message lacks {r['missing_words']}: {r['message']!r}"
+    assert r["inputs_unchanged"], f"{name}: an input array changed"
+
+
+# ---- the command line: bad arguments exit with status 2 and a usage message ----------------
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [([], ["usage", "command"]), (["bogus"], ["invalid choice", "demo"]), (["demo", "--bogus"], ["unrecognized"])],
+)
+def test_cli_bad_arguments(argv, words):
+    proc = subprocess.run([sys.executable, "-m", "rope", *argv], capture_output=True, text=True, timeout=300,
+                          env=CHILD_ENV)
+    assert proc.returncode == 2, proc.stderr
+    for word in words:
+        assert word in proc.stderr
+
+
+# ---- edge cases that are valid: zero-size arrays, 2**53, overlapping out -------------------
+
+
+@pytest.mark.parametrize(
+    "shape, pos",
+    [((0, 8), 0), ((0, 8), np.arange(0)), ((2, 0, 8), np.arange(0)), ((3, 0, 4, 8), 5), ((0, 3, 8), 0)],
+)
+def test_zero_size_is_a_no_op(shape, pos):
+    """Like a NumPy ufunc on an empty batch: nothing to rotate, x returned, nothing raised."""
+    x = np.zeros(shape, np.float32)
+    assert rope.apply(x, pos, seq_axis=-2) is x
+    assert x.shape == shape
+
+
+@pytest.mark.parametrize("offset", [rope.MAX_POSITION, rope.MAX_POSITION - 1, -rope.MAX_POSITION])
+def test_positions_at_the_bound_are_exact(offset):
+    """|pos| <= 2**53 is rotated by the exact angle (mpmath), 2**53 + 1 is refused."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    v = rope.apply(np.array([1.0, 0.0]), offset)
+    exact = [float(mpmath.cos(offset)), float(mpmath.sin(offset))]
+    np.testing.assert_allclose(v, exact, rtol=0, atol=6e-16)
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        rope.apply(np.array([1.0, 0.0]), offset + (1 if offset > 0 else -1) * (rope.MAX_POSITION - abs(offset) + 1))
+
+
+def test_position_array_at_the_bound_is_exact():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    pos = np.array([rope.MAX_POSITION, -rope.MAX_POSITION, 3])
+    x = np.tile([1.0, 0.0], (3, 1))
+    rope.apply(x, pos)
+    exact = [[float(mpmath.cos(int(p))), float(mpmath.sin(int(p)))] for p in pos]
+    np.testing.assert_allclose(x, exact, rtol=0, atol=6e-16)
+
+
+@pytest.mark.parametrize("fn, interleaved", [(rope.rotate, False), (rope.rotate_interleaved, True)])
+@pytest.mark.parametrize("shift", [1, 2, -2])
+def test_out_overlapping_x_is_still_correct(fn, interleaved, shift):
+    """out a view shifted against x: NumPy copies the operands; the result must be right."""
+    buf = np.random.default_rng(2).standard_normal((3, 12))
+    x = buf[:, 2:10]
+    expected = reference.rotate(x.copy(), np.arange(3), rope.frequencies(8), interleaved=interleaved)
+    c, s = rope.cos_sin(np.arange(3), rope.frequencies(8))
+    out = buf[:, 2 + shift:10 + shift]
+    assert np.shares_memory(x, out)
+    fn(x, c, s, out=out)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-13)
+
+
+def test_out_overlapping_rows_is_still_correct():
+    """out is x shifted by one row: every row of out overlaps the next row of x."""
+    buf = np.random.default_rng(3).standard_normal((5, 8)).astype(np.float32)
+    x, out = buf[:4], buf[1:]
+    expected = reference.rotate(x.copy(), np.arange(4), rope.frequencies(8))
+    c, s = rope.cos_sin(np.arange(4), rope.frequencies(8), dtype=np.float32)
+    rope.rotate(x, c, s, out=out)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
+
+
+def test_list_is_refused_but_rotate_takes_array_likes():
+    """apply needs an array to write into; the gufunc returns a new array from a list."""
+    with pytest.raises(TypeError, match="in place"):
+        rope.apply([1.0, 0.0], 1)
+    c, s = rope.cos_sin(1, np.array([1.0]))
+    np.testing.assert_allclose(rope.rotate([1.0, 0.0], c, s), reference.rotate([1.0, 0.0], 1, [1.0]), atol=1e-15)
+
+
+if __name__ == "__main__":
+    _child_main()

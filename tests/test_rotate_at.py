@@ -1,0 +1,100 @@
+"""rope._core.rotate_at / rotate_interleaved_at (tables built inside the loop) and the
+rope.apply paths that use them, against the float64 oracle."""
+import numpy as np
+import pytest
+
+import rope
+from rope import _core, reference
+
+from conftest import random_array, tolerance
+
+DTYPES = [np.float16, np.float32, np.float64]
+
+
+def gufunc(interleaved):
+    return _core.rotate_interleaved_at if interleaved else _core.rotate_at
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rows_with_repeated_and_changing_positions(simd_level, dtype, interleaved):
+    # Rows 0-2 share a position (tables reused), then it changes, then returns to an old one.
+    x = random_array((7, 64), dtype)
+    pos = np.array([5, 5, 5, -3, 100, 100, 5])  # small: the oracle forms p * theta in float64
+    theta = reference.frequencies(64)
+    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    out = gufunc(interleaved)(x, pos, theta, out=x)
+    assert out is x
+    np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(dtype) * 8)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_more_pairs_than_one_scratch_chunk(interleaved):
+    x = random_array((3, 1100), np.float32)   # k = 550 > 256: tables built chunk by chunk
+    theta = reference.frequencies(1100)
+    pos = np.array([[1], [1], [2]])[:, 0]
+    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    gufunc(interleaved)(x, pos, theta, out=x)
+    np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(np.float32) * 8)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_strided_partial_rotary_and_fresh_output(interleaved):
+    base = random_array((4, 5, 80), np.float32)
+    x = base[:, :, ::2]                           # last-axis stride 8 bytes, n = 40
+    theta = reference.frequencies(24)             # rotary_dim 24: 16 coordinates pass through
+    pos = np.arange(4.0, 8.0).reshape(4, 1) + 0.25  # float64 positions
+    before = base.copy()
+    out = gufunc(interleaved)(x, pos, theta)
+    np.testing.assert_array_equal(base, before)   # x untouched when out is fresh
+    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance(np.float32) * 8)
+    np.testing.assert_array_equal(out[..., 24:], x[..., 24:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_same_bits_as_the_two_pass_path(dtype, interleaved):
+    x = random_array((6, 3, 32), dtype)
+    pos = np.arange(6).reshape(6, 1) * 1000
+    theta = rope.frequencies(32)
+    cos, sin = rope.cos_sin(pos, theta, dtype=np.float32 if dtype == np.float16 else np.float64)
+    two_pass = (rope.rotate_interleaved if interleaved else rope.rotate)(x, cos, sin)
+    np.testing.assert_array_equal(gufunc(interleaved)(x, pos, theta), two_pass)
+
+
+def test_core_dims_checked():
+    with pytest.raises(ValueError, match="k <= n/2"):
+        _core.rotate_at(np.zeros((2, 4)), np.arange(2), np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("shape, seq_axis, pos", [
+    ((1, 4, 32), 0, 4096),                 # decode: one token, an int offset
+    ((1, 4, 32), -3, np.array([7])),       # one token, an array position
+    ((9, 4, 32), 0, 3),                    # seq-major prefill
+    ((2, 4, 9, 32), 2, 3),                 # (batch, heads, seq, dim): the two-pass path
+])
+def test_apply_paths_match_reference(dtype, interleaved, shape, seq_axis, pos):
+    x = random_array(shape, dtype)
+    seq = shape[seq_axis]
+    positions = (np.arange(pos, pos + seq) if isinstance(pos, int) else pos).reshape(
+        [-1 if a == seq_axis % len(shape) else 1 for a in range(len(shape) - 1)])
+    expected = reference.rotate(x, positions, reference.frequencies(32), interleaved=interleaved)
+    rope.apply(x, pos, seq_axis=seq_axis, interleaved=interleaved)
+    np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(dtype) * 8)
+
+
+def test_cached_frequencies_are_not_shared_writeably():
+    x = random_array((1, 2, 16), np.float64)
+    y = x.copy()
+    rope.apply(x, 5, seq_axis=0)
+    rope.apply(x, 5, seq_axis=0, inverse=True)   # cached negated frequencies undo it
+    np.testing.assert_allclose(x, y, rtol=0, atol=1e-13)
+    from rope._api import _rope_for   # the cached configuration rope.apply used
+    cached = _rope_for(16, 10000.0, None, None, False, {})
+    with pytest.raises(ValueError):
+        cached.frequencies[0] = 0.0
+    with pytest.raises(ValueError):
+        cached._scaled_at(None).negated[0] = 0.0
