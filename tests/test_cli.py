@@ -1,0 +1,204 @@
+"""`python -m rope demo` and `python -m rope spectrum` in a subprocess: the printed numbers
+against closed forms and rope.reference, --help, and exit code 2 on bad arguments."""
+import csv
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rope import reference
+
+
+def run(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "rope", *args], capture_output=True,
+                            text=True, encoding="utf-8", timeout=120)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def number(pattern, text):
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in output:\n{text}"
+    return float(match.group(1))
+
+
+FLOAT = r"([-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?)"
+
+
+@pytest.fixture(scope="module")
+def demo_output(tmp_path_factory):
+    return run("demo", "--no-figures").stdout
+
+
+def test_demo_frequencies(demo_output):
+    assert number(r"theta_129 = " + FLOAT, demo_output) == reference.frequencies(512)[128] == 0.01
+    assert number(r"theta_1 = " + FLOAT, demo_output) == 1.0
+    t64 = number(r"T_64 = " + FLOAT, demo_output)
+    assert t64 == pytest.approx(2 * math.pi * 10000 ** (126 / 128), rel=1e-12)
+
+
+def test_demo_one_pair_is_cos_sin_of_2(demo_output):
+    match = re.search(r"rotated = \(" + FLOAT + ", " + FLOAT + r"\)", demo_output)
+    assert float(match.group(1)) == pytest.approx(math.cos(2), abs=1e-12)
+    assert float(match.group(2)) == pytest.approx(math.sin(2), abs=1e-12)
+    assert number(r"\|Ro\(\(3, 4\), 7θ\)\| = " + FLOAT, demo_output) == pytest.approx(5.0)
+
+
+def test_demo_cat_sleeping_scores_equal_vectors_differ(demo_output):
+    near = number(r"cat at 2, sleeping at 4\) = " + FLOAT, demo_output)
+    far = number(r"cat at 9, sleeping at 11\) = " + FLOAT, demo_output)
+    assert near == pytest.approx(far, abs=1e-11)
+    cat, sleeping = np.random.default_rng(0).standard_normal((2, 8))   # the demo's vectors
+    theta = reference.frequencies(8)
+    expected = reference.rotate(cat, 2, theta) @ reference.rotate(sleeping, 4, theta)
+    assert near == pytest.approx(expected, abs=1e-11)
+    moved = number(r"Ro\(cat, 9θ\)\| = " + FLOAT, demo_output)
+    assert moved == pytest.approx(
+        np.abs(reference.rotate(cat, 2, theta) - reference.rotate(cat, 9, theta)).max(), abs=1e-6)
+    assert moved > 0.1
+
+
+def test_demo_scaling_condition_and_linear_interpolation(demo_output):
+    assert number(r"at i = 5: max difference = " + FLOAT, demo_output) < 1e-13
+    assert "position 4096 -> 1024;" in demo_output
+    assert number(r"last position 8191 -> " + FLOAT, demo_output) == 8191 * 2048 / 8192
+    assert number(r"rope.apply\(x, 1024\): max difference = " + FLOAT, demo_output) < 1e-13
+
+
+def test_demo_period_matching(demo_output):
+    assert number(r"lambda = " + FLOAT, demo_output) == pytest.approx(4 ** (128 / 126), abs=1e-10)
+    before = number(r"T_64: before = " + FLOAT, demo_output)
+    after = number(r"T_64: before = \S+  after = " + FLOAT, demo_output)
+    linear = number(r"linear interpolation = " + FLOAT, demo_output)
+    assert before == pytest.approx(2 * math.pi * 10000 ** (126 / 128), abs=1e-6)
+    assert after == pytest.approx(4 * before, rel=1e-10) and linear == pytest.approx(after, abs=1e-6)
+    assert number(r"T_1: before = \S+  after = " + FLOAT, demo_output) == pytest.approx(2 * math.pi)
+
+
+def test_demo_yarn_and_llama3(demo_output):
+    yarn, llama = re.findall(
+        r"ratio pair 1 = (\S+)\s+ratio pair 64 = (\S+)\s+kept = (\d+)\s+interpolated = (\d+)\s+"
+        r"ramp = (\d+)\s+attention factor = (\S+)", demo_output)
+    # Qwen2.5 YaRN: lo = 23, hi = 40 (formula sheet) -> pairs i <= 23 kept, i >= 40 divided by 4.
+    assert [float(v) for v in yarn] == pytest.approx([1, 4, 24, 24, 16, 0.1 * math.log(4) + 1])
+    # Llama 3.1: pairs 0-28 unchanged, 35-63 divided by 8.
+    assert [float(v) for v in llama] == pytest.approx([1, 8, 29, 29, 6, 1])
+    match = re.search(r"pair 31 \(i = 30, in the ramp\): " + FLOAT + " -> " + FLOAT, demo_output)
+    assert float(match.group(1)) == pytest.approx(2.1311195e-3, rel=1e-7)
+    assert float(match.group(2)) == pytest.approx(1.3718936e-3, rel=1e-7)
+
+
+def test_demo_writes_figures_or_says_why_not(tmp_path):
+    out = run("demo", "--out-dir", str(tmp_path / "figs")).stdout
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in out
+        return
+    written = re.findall(r"Figure written: (\S+)", out)
+    assert len(written) == 4
+    for path in written:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def spectrum_rows(*args):
+    out = run("spectrum", "--format", "csv", *args).stdout
+    lines = [line for line in out.splitlines() if not line.startswith("#")]
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
+    return {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+
+
+def test_spectrum_unscaled_matches_the_formula():
+    table = spectrum_rows("--dim", "64", "--base", "500000")
+    k = np.arange(1, 33)
+    np.testing.assert_array_equal(table["k"], k)
+    np.testing.assert_allclose(table["theta"], 500000.0 ** (-2 * (k - 1) / 64), rtol=1e-15)
+    np.testing.assert_allclose(table["period"], 2 * np.pi * 500000.0 ** (2 * (k - 1) / 64),
+                               rtol=1e-15)
+    np.testing.assert_array_equal(table["theta_scaled"], table["theta"])
+
+
+def test_spectrum_linear_divides_by_the_factor():
+    table = spectrum_rows("--scaling", "linear", "--factor", "4")
+    np.testing.assert_allclose(table["theta_scaled"], reference.frequencies(128) / 4, rtol=1e-15)
+    np.testing.assert_allclose(table["theta/theta_scaled"], 4.0, rtol=1e-15)
+
+
+def test_spectrum_yarn_qwen25():
+    table = spectrum_rows("--base", "1e6", "--scaling", "yarn", "--factor", "4",
+                          "--original-max-position-embeddings", "32768")
+    # formula sheet §6: lo = 23, hi = 40, ramp_i = (i - lo)/(hi - lo), E_i = 1 - ramp_i
+    i = np.arange(64)
+    keep = 1 - np.clip((i - 23) / (40 - 23), 0, 1)
+    omega = reference.frequencies(128, 1e6)
+    np.testing.assert_allclose(table["theta_scaled"], omega * keep + omega / 4 * (1 - keep),
+                               rtol=1e-13)
+
+
+def test_spectrum_hf_config_and_table_format(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 500000.0,
+        "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}}))
+    table = spectrum_rows("--hf-config", str(config))
+    assert table["theta_scaled"][30] == pytest.approx(1.3718936e-3, rel=1e-7)
+    np.testing.assert_allclose(table["theta/theta_scaled"][:29], 1.0, rtol=1e-14)
+    np.testing.assert_allclose(table["theta/theta_scaled"][35:], 8.0, rtol=1e-14)
+    text = run("spectrum", "--hf-config", str(config)).stdout
+    rows = [line.split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert rows[0][0] == "k" and len(rows) == 65
+    assert float(rows[31][3]) == pytest.approx(1.3718936e-3, rel=1e-7)
+
+
+def test_spectrum_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "spectrum.png"
+    run("spectrum", "--scaling", "ntk", "--factor", "2", "--plot", str(out))
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("command, options", [
+    ([], ["demo", "spectrum"]),
+    (["demo"], ["--out-dir", "--no-figures"]),
+    (["spectrum"], ["--dim", "--base", "--scaling", "--factor", "--hf-config", "--format",
+                    "--plot", "--original-max-position-embeddings", "--max-position-embeddings",
+                    "--low-freq-factor", "--high-freq-factor", "--beta-fast", "--beta-slow",
+                    "--seq-len"]),
+])
+def test_help_explains_each_option(command, options):
+    text = run(*command, "--help").stdout
+    assert "usage: python -m rope" in text
+    # Each option is listed with words after it (its help), not only in the usage line.
+    body = text[text.index("\n\n"):]
+    for option in options:
+        assert re.search(re.escape(option) + r"\b[^\n]*\n?\s*\S+\s+\S+", body), option
+    if command == ["spectrum"]:
+        assert "rope_theta" in text and "CSV" in text
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["nonsense"],
+    ["spectrum", "--dim", "abc"],
+    ["spectrum", "--dim", "-4"],
+    ["spectrum", "--dim", "7"],
+    ["spectrum", "--format", "xml"],
+    ["spectrum", "--scaling", "bogus", "--factor", "2"],
+    ["spectrum", "--scaling", "yarn", "--factor", "4"],        # yarn needs the trained length
+    ["spectrum", "--base", "0.5"],
+    ["spectrum", "--hf-config", "/nonexistent/config.json"],
+    ["demo", "--bogus"],
+])
+def test_bad_arguments_give_usage_and_exit_code_2(args):
+    result = run(*args, check=False)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "usage: python -m rope" in result.stderr
+    assert "Traceback" not in result.stderr
