@@ -171,6 +171,22 @@ class Rope:
             parts.append("interleaved=True")
         return f"Rope({', '.join(parts)})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the configuration and its key numbers as a small table."""
+        from html import escape
+
+        finite = self.periods[np.isfinite(self.periods)]
+        rows = [("dim", self._dim), ("rotary_dim", self._rotary_dim), ("base", f"{self._base:g}"),
+                ("layout", "interleaved" if self._interleaved else "half-split"),
+                ("scaling", self._scaling or "none")]
+        rows += [(k, list(v) if isinstance(v, tuple) else v) for k, v in self._params]
+        rows += [("attention factor", f"{self.attention_factor:.6g}"),
+                 ("shortest period", f"{finite.min():.6g} tokens" if finite.size else "none"),
+                 ("longest period", f"{finite.max():.6g} tokens" if finite.size else "none")]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(str(k))}</th>"
+                       f"<td style='text-align:left'>{escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<table><caption>rope.Rope</caption>{body}</table>"
+
     def __reduce__(self):
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._params}
         return (_rebuild, (self._dim, self._base, self._scaling, self._rotary_dim,

@@ -88,3 +88,15 @@ def test_figures_render_headless(tmp_path):
         path = tmp_path / "f.png"
         fig.savefig(path)
         assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rope_repr_html_shows_config_and_key_numbers():
+    import rope
+
+    r = rope.Rope(128, base=1e6, scaling="yarn", factor=4.0, original_max_position_embeddings=32768)
+    html = r._repr_html_()
+    assert html.startswith("<table") and "yarn" in html and "32768" in html
+    assert f"{0.1 * math.log(4) + 1:.6g}" in html                       # attention factor
+    theta = reference.frequencies(128, 1e6)
+    assert f"{2 * math.pi:.6g} tokens" in html                           # θ_1 = 1 is kept
+    assert f"{2 * math.pi / (theta[-1] / 4):.6g} tokens" in html         # last pair: θ/4
