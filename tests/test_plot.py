@@ -100,3 +100,10 @@ def test_rope_repr_html_shows_config_and_key_numbers():
     theta = reference.frequencies(128, 1e6)
     assert f"{2 * math.pi:.6g} tokens" in html                           # θ_1 = 1 is kept
     assert f"{2 * math.pi / (theta[-1] / 4):.6g} tokens" in html         # last pair: θ/4
+
+
+def test_docstring_examples_of_rope_plot():
+    import doctest
+
+    failures, tried = doctest.testmod(plot, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert tried >= len(plot.__all__) and failures == 0
