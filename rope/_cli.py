@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m rope",
         description="Rotary positional embeddings: the course in one command, and the "
                     "frequency spectrum of any configuration.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     demo = commands.add_parser(
         "demo", help="print the RoPE course's small computations (and write its figures)",
@@ -115,16 +115,17 @@ def spectrum(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         scaled = _rope_from_args(args)
     except (TypeError, ValueError, OSError) as error:
         parser.error(str(error))
+    if args.plot is not None:
+        try:
+            from . import plot
+        except ImportError as error:
+            parser.error(f"--plot: {error}")
     theta = frequencies(scaled.rotary_dim, scaled.base)
     theta_scaled = (scaled.frequencies_at(args.seq_len) if args.seq_len is not None
                     else scaled.frequencies)
     print(f"# {scaled!r}  attention factor {scaled.attention_factor:.10g}")
     _write_spectrum(sys.stdout, theta, theta_scaled, args.format)
     if args.plot is not None:
-        try:
-            from . import plot
-        except ImportError as error:
-            parser.error(f"--plot: {error}")
         scaling = dict(scaled.params, rope_type=scaled.scaling) if scaled.scaling else None
         fig = plot.spectrum(scaled.rotary_dim, scaled.base,
                             [scaling] if scaling is not None else [])
