@@ -99,7 +99,8 @@ def spectrum(
         raise ValueError(f"quantity must be 'period' or 'frequency'; got {quantity!r}")
     scalings = list(scalings)
     if labels is not None and len(labels) != len(scalings):
-        raise ValueError(f"labels must name each of the {len(scalings)} scalings; got {len(labels)}")
+        raise ValueError(
+            f"labels must name each of the {len(scalings)} scalings; got {len(labels)}")
     value_of = periods if quantity == "period" else frequencies
     pairs = np.arange(1, dim // 2 + 1)
     fig = Figure(figsize=(7.0, 4.2), layout="constrained")
@@ -169,7 +170,8 @@ def score_matrix(
     q = np.array(q, dtype=np.float64)
     k = np.array(k, dtype=np.float64)
     if q.ndim != 1 or q.shape != k.shape:
-        raise ValueError(f"q and k must be two vectors of one length; got shapes {q.shape}, {k.shape}")
+        raise ValueError(
+            f"q and k must be two vectors of one length; got shapes {q.shape}, {k.shape}")
     positions = np.arange(n_positions)
     rotated_q = apply(np.tile(q, (n_positions, 1)), positions, base=base, scaling=scaling)
     rotated_k = apply(np.tile(k, (n_positions, 1)), positions, base=base, scaling=scaling)

@@ -77,7 +77,8 @@ def test_demo_period_matching(demo_output):
     after = number(r"T_64: before = \S+  after = " + FLOAT, demo_output)
     linear = number(r"linear interpolation = " + FLOAT, demo_output)
     assert before == pytest.approx(2 * math.pi * 10000 ** (126 / 128), abs=1e-6)
-    assert after == pytest.approx(4 * before, rel=1e-10) and linear == pytest.approx(after, abs=1e-6)
+    assert after == pytest.approx(4 * before, rel=1e-10)
+    assert linear == pytest.approx(after, abs=1e-6)
     assert number(r"T_1: before = \S+  after = " + FLOAT, demo_output) == pytest.approx(2 * math.pi)
 
 

@@ -29,8 +29,8 @@ def test_spectrum_periods_and_frequencies():
     np.testing.assert_allclose(linear.get_ydata(), 2 * original.get_ydata(), rtol=1e-14)
     keep = 1 - np.clip((k - 1 - 23) / (40 - 23), 0, 1)         # lo = 23, hi = 40 (sheet §6)
     omega = reference.frequencies(128, 1e6)
-    np.testing.assert_allclose(scaled.get_ydata(), 2 * np.pi / (omega * keep + omega / 4 * (1 - keep)),
-                               rtol=1e-13)
+    yarn_theta = omega * keep + omega / 4 * (1 - keep)
+    np.testing.assert_allclose(scaled.get_ydata(), 2 * np.pi / yarn_theta, rtol=1e-13)
     assert ax.get_yscale() == "log"
     context = ax.lines[3]                                        # the original context, marked
     assert list(context.get_ydata()) == [32768, 32768]
