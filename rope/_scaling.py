@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -100,12 +99,7 @@ def _length(value: object, name: str) -> int:
     """A token count (max_position_embeddings, seq_len...): an integer >= 1; 4096.0 accepted."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer number of tokens; got {value!r}")
-    value = operator.index(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}")
-    return value
+    return check_positive_int(value, name, "an integer number of tokens")
 
 
 def _fraction(value: object, name: str) -> float:

@@ -18,6 +18,7 @@ __all__ = [
     "check_flag",
     "check_rotary_dim",
     "check_seq_axis",
+    "check_int",
     "check_positive_int",
 ]
 
@@ -74,13 +75,18 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
     return x
 
 
-def check_positive_int(value: object, name: str) -> int:
-    """Return `value` as an int if it is an integer >= 1 (not a bool), else raise."""
+def check_int(value: object, name: str, what: str = "an integer") -> int:
+    """Return `value` as an int if it is an integer (Python or NumPy, not a bool), else raise."""
     if type(value) is int:  # fast path: the ABC check below is slow
-        pass
-    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r}")
-    value = operator.index(value)
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    return operator.index(value)
+
+
+def check_positive_int(value: object, name: str, what: str = "an integer") -> int:
+    """Return `value` as an int if it is an integer >= 1 (not a bool), else raise."""
+    value = check_int(value, name, what)
     if value < 1:
         raise ValueError(f"{name} must be >= 1; got {value}")
     return value
@@ -134,11 +140,7 @@ def check_base(base: object) -> float:
 
 def check_seq_axis(seq_axis: object, ndim: int) -> int:
     """The sequence axis of an `ndim`-d x as a non-negative index; never the last axis."""
-    if type(seq_axis) is int:  # fast path: the ABC check below is slow
-        pass
-    elif isinstance(seq_axis, bool) or not isinstance(seq_axis, numbers.Integral):
-        raise TypeError(f"seq_axis must be an integer axis; got {seq_axis!r}")
-    seq_axis = operator.index(seq_axis)
+    seq_axis = check_int(seq_axis, "seq_axis", "an integer axis")
     axis = seq_axis + ndim if seq_axis < 0 else seq_axis
     if not 0 <= axis < ndim - 1:
         raise ValueError(
