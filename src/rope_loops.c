@@ -46,34 +46,54 @@ static void rope_strided_copy(char *dst, npy_intp dst_stride, const char *src,
     }
 }
 
+/* Rotate pairs j0 ... j0 + m - 1 of one row whose tables are contiguous runs of m values. */
+static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_rotate_spec *spec,
+                                     char *out, const char *x, const char *cos, const char *sin,
+                                     npy_intp j0, npy_intp m, npy_intp k, npy_intp x_stride,
+                                     npy_intp out_stride, int contiguous)
+{
+    const npy_intp item = rope_item_size[spec->dtype];
+    if (!contiguous) {
+        double a[ROPE_CHUNK], b[ROPE_CHUNK];
+        const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
+        const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
+        const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
+        const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
+        x += j0 * x_pair;
+        out += j0 * out_pair;
+        rope_strided_copy((char *)a, item, x, x_pair, m, item);
+        rope_strided_copy((char *)b, item, x + x_second, x_pair, m, item);
+        kern->split[spec->dtype](a, b, a, b, cos, sin, m);
+        rope_strided_copy(out, out_pair, (const char *)a, item, m, item);
+        rope_strided_copy(out + out_second, out_pair, (const char *)b, item, m, item);
+    }
+    else if (spec->interleaved) {
+        kern->pairs[spec->dtype](out + 2 * j0 * item, x + 2 * j0 * item, cos, sin, m);
+    }
+    else {
+        kern->split[spec->dtype](out + j0 * item, out + (k + j0) * item, x + j0 * item,
+                                 x + (k + j0) * item, cos, sin, m);
+    }
+}
+
 /*
- * One row whose core strides are not unit: gather pair members into contiguous scratch runs,
- * rotate them there with the two-run kernel, scatter them back. Every pair of a chunk is read
- * before any is written, so out == x (same strides) is safe here too.
+ * One row whose core strides are not unit: gather its tables chunk by chunk into contiguous
+ * runs and rotate the chunk's pairs through scratch runs (rope_rotate_pairs_of_row).
  */
 static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_rotate_spec *spec,
                                     char *out, const char *x, const char *cos, const char *sin,
                                     npy_intp k, npy_intp x_stride, npy_intp out_stride,
                                     npy_intp cos_stride, npy_intp sin_stride)
 {
-    const npy_intp item = rope_item_size[spec->dtype];
     const npy_intp table_item = rope_table_item_size[spec->dtype];
-    /* From pair j to pair j + 1, and from a pair's first member to its second. */
-    const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
-    const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
-    const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
-    const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
-    double a[ROPE_CHUNK], b[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
+    double c[ROPE_CHUNK], s[ROPE_CHUNK];
 
     for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
         const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
-        rope_strided_copy((char *)a, item, x + j * x_pair, x_pair, m, item);
-        rope_strided_copy((char *)b, item, x + j * x_pair + x_second, x_pair, m, item);
         rope_strided_copy((char *)c, table_item, cos + j * cos_stride, cos_stride, m, table_item);
         rope_strided_copy((char *)s, table_item, sin + j * sin_stride, sin_stride, m, table_item);
-        kern->split[spec->dtype](a, b, a, b, c, s, m);
-        rope_strided_copy(out + j * out_pair, out_pair, (const char *)a, item, m, item);
-        rope_strided_copy(out + j * out_pair + out_second, out_pair, (const char *)b, item, m, item);
+        rope_rotate_pairs_of_row(kern, spec, out, x, (const char *)c, (const char *)s, j, m, k,
+                                 x_stride, out_stride, 0);
     }
 }
 
@@ -173,36 +193,6 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
         theta += theta_step;
         cos += cos_step;
         sin += sin_step;
-    }
-}
-
-/* Rotate pairs j0 ... j0 + m - 1 of one row whose tables are contiguous runs of m values. */
-static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_rotate_spec *spec,
-                                     char *out, const char *x, const char *cos, const char *sin,
-                                     npy_intp j0, npy_intp m, npy_intp k, npy_intp x_stride,
-                                     npy_intp out_stride, int contiguous)
-{
-    const npy_intp item = rope_item_size[spec->dtype];
-    if (!contiguous) {
-        double a[ROPE_CHUNK], b[ROPE_CHUNK];
-        const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
-        const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
-        const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
-        const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
-        x += j0 * x_pair;
-        out += j0 * out_pair;
-        rope_strided_copy((char *)a, item, x, x_pair, m, item);
-        rope_strided_copy((char *)b, item, x + x_second, x_pair, m, item);
-        kern->split[spec->dtype](a, b, a, b, cos, sin, m);
-        rope_strided_copy(out, out_pair, (const char *)a, item, m, item);
-        rope_strided_copy(out + out_second, out_pair, (const char *)b, item, m, item);
-    }
-    else if (spec->interleaved) {
-        kern->pairs[spec->dtype](out + 2 * j0 * item, x + 2 * j0 * item, cos, sin, m);
-    }
-    else {
-        kern->split[spec->dtype](out + j0 * item, out + (k + j0) * item, x + j0 * item,
-                                 x + (k + j0) * item, cos, sin, m);
     }
 }
 
