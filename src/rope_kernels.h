@@ -33,19 +33,23 @@ typedef enum {
 } rope_simd_level;
 
 /*
- * Rotate m pairs stored as two runs, pair j being (a[j], b[j]): the half-split layout when
- * b = a + d/2, and any layout once the loop layer has gathered the pairs into scratch runs.
- *     oa[j] = a[j] cos[j] - b[j] sin[j],   ob[j] = b[j] cos[j] + a[j] sin[j]
- * Both members are loaded before either is stored, so oa == a and ob == b (in place) is
- * allowed; any other overlap is not (NumPy resolves partial overlap before the loop runs).
- * cos/sin are float or double as the rope_dtype says.
+ * Rows of pairs to rotate, all with the same layout. Row i reads x + i*x_step and writes
+ * out + i*out_step (bytes); its tables are cos + i*table_step and sin + i*table_step, m values
+ * each (table_step 0: every row at the same position, e.g. the heads of one token).
+ *   half-split (rotate[0]): pair j is (x[j], x[j + second]): second is the row's pair count
+ *                 for a row in place, or the distance between two scratch runs;
+ *   interleaved (rotate[1]): pair j is (x[2j], x[2j + 1]); `second` is unused.
+ * Each pair becomes (x0 cos - x1 sin, x1 cos + x0 sin). Both members are loaded before either
+ * is stored, so out == x (in place) is allowed; any other overlap is not (NumPy resolves
+ * partial overlap before a loop runs). cos/sin are float or double as the rope_dtype says.
  */
-typedef void rope_split_fn(void *oa, void *ob, const void *a, const void *b,
-                           const void *cos, const void *sin, ptrdiff_t m);
+typedef struct {
+    ptrdiff_t rows, m, second;
+    ptrdiff_t x_step, out_step, table_step;
+} rope_rows;
 
-/* Rotate m adjacent pairs (x[2j], x[2j+1]) of a contiguous run; o == x is allowed. */
-typedef void rope_pairs_fn(void *o, const void *x, const void *cos, const void *sin,
-                           ptrdiff_t m);
+typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,
+                            const rope_rows *rows);
 
 /*
  * cos[j] = cos(pos * theta[j]), sin[j] = sin(pos * theta[j]) for j < m, written as float or
@@ -58,8 +62,7 @@ typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *the
 
 typedef struct {
     const char *name;
-    rope_split_fn *split[ROPE_NDTYPES];
-    rope_pairs_fn *pairs[ROPE_NDTYPES];
+    rope_rotate_fn *rotate[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
     rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
 } rope_kernel_table;
 

@@ -30,7 +30,7 @@
 
 /* ---- rotation, float32 and float64 -------------------------------------------------------- */
 
-static void ROPE_FN(split_f32)(void *oa_, void *ob_, const void *a_, const void *b_,
+ROPE_INLINE void ROPE_FN(split_f32_row)(void *oa_, void *ob_, const void *a_, const void *b_,
                                const void *cos_, const void *sin_, ptrdiff_t m)
 {
     float *oa = oa_, *ob = ob_;
@@ -43,7 +43,7 @@ static void ROPE_FN(split_f32)(void *oa_, void *ob_, const void *a_, const void 
     }
 }
 
-static void ROPE_FN(split_f64)(void *oa_, void *ob_, const void *a_, const void *b_,
+ROPE_INLINE void ROPE_FN(split_f64_row)(void *oa_, void *ob_, const void *a_, const void *b_,
                                const void *cos_, const void *sin_, ptrdiff_t m)
 {
     double *oa = oa_, *ob = ob_;
@@ -58,7 +58,7 @@ static void ROPE_FN(split_f64)(void *oa_, void *ob_, const void *a_, const void 
 
 /* float32 data with float64 tables, computed in float64: the products of a float and a double
  * carry 53 bits, so the one rounding that matters is the final one to float32. */
-static void ROPE_FN(split_f32_f64)(void *oa_, void *ob_, const void *a_, const void *b_,
+ROPE_INLINE void ROPE_FN(split_f32_f64_row)(void *oa_, void *ob_, const void *a_, const void *b_,
                                    const void *cos_, const void *sin_, ptrdiff_t m)
 {
     float *oa = oa_, *ob = ob_;
@@ -72,7 +72,7 @@ static void ROPE_FN(split_f32_f64)(void *oa_, void *ob_, const void *a_, const v
     }
 }
 
-static void ROPE_FN(pairs_f32_f64)(void *o_, const void *x_, const void *cos_, const void *sin_,
+ROPE_INLINE void ROPE_FN(pairs_f32_f64_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                    ptrdiff_t m)
 {
     float *o = o_;
@@ -86,7 +86,7 @@ static void ROPE_FN(pairs_f32_f64)(void *o_, const void *x_, const void *cos_, c
     }
 }
 
-static void ROPE_FN(pairs_f32)(void *o_, const void *x_, const void *cos_, const void *sin_,
+ROPE_INLINE void ROPE_FN(pairs_f32_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                ptrdiff_t m)
 {
     float *o = o_;
@@ -111,7 +111,7 @@ static void ROPE_FN(pairs_f32)(void *o_, const void *x_, const void *cos_, const
     }
 }
 
-static void ROPE_FN(pairs_f64)(void *o_, const void *x_, const void *cos_, const void *sin_,
+ROPE_INLINE void ROPE_FN(pairs_f64_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                ptrdiff_t m)
 {
     double *o = o_;
@@ -126,7 +126,7 @@ static void ROPE_FN(pairs_f64)(void *o_, const void *x_, const void *cos_, const
 
 /* ---- rotation, float16 data computed in float32 and rounded once --------------------------- */
 
-static void ROPE_FN(split_f16)(void *oa_, void *ob_, const void *a_, const void *b_,
+ROPE_INLINE void ROPE_FN(split_f16_row)(void *oa_, void *ob_, const void *a_, const void *b_,
                                const void *cos_, const void *sin_, ptrdiff_t m)
 {
     uint16_t *oa = oa_, *ob = ob_;
@@ -151,7 +151,7 @@ static void ROPE_FN(split_f16)(void *oa_, void *ob_, const void *a_, const void 
     }
 }
 
-static void ROPE_FN(pairs_f16)(void *o_, const void *x_, const void *cos_, const void *sin_,
+ROPE_INLINE void ROPE_FN(pairs_f16_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
                                ptrdiff_t m)
 {
     uint16_t *o = o_;
@@ -175,6 +175,41 @@ static void ROPE_FN(pairs_f16)(void *o_, const void *x_, const void *cos_, const
         o[2 * j + 1] = rope_float_to_half(ROPE_ROT_B(x0, x1, c[j], s[j], __builtin_fmaf));
     }
 }
+
+/* ---- many rows per call ------------------------------------------------------------------ */
+
+/* The loops hand whole runs of rows to one call (every head of a token shares its tables,
+ * table_step 0): per row only a few pointer additions, not a call through the kernel table. */
+#define ROPE_ROWS_KERNEL(name, T, TT, row_call)                                                \
+    static void ROPE_FN(name)(void *out, const void *x, const void *cos, const void *sin,     \
+                              const rope_rows *r)                                             \
+    {                                                                                         \
+        for (ptrdiff_t i = 0; i < r->rows; i++) {                                             \
+            T *o = (T *)((char *)out + i * r->out_step);                                      \
+            const T *xi = (const T *)((const char *)x + i * r->x_step);                       \
+            const TT *c = (const TT *)((const char *)cos + i * r->table_step);                \
+            const TT *s = (const TT *)((const char *)sin + i * r->table_step);                \
+            row_call;                                                                         \
+        }                                                                                     \
+    }
+#define ROPE_SPLIT(name, T, TT) \
+    ROPE_ROWS_KERNEL(name, T, TT, ROPE_FN(name##_row)(o, o + r->second, xi, xi + r->second, \
+                                                      c, s, r->m))
+#define ROPE_PAIRS(name, T, TT) \
+    ROPE_ROWS_KERNEL(name, T, TT, ROPE_FN(name##_row)(o, xi, c, s, r->m))
+
+ROPE_SPLIT(split_f16, uint16_t, float)
+ROPE_SPLIT(split_f32, float, float)
+ROPE_SPLIT(split_f32_f64, float, double)
+ROPE_SPLIT(split_f64, double, double)
+ROPE_PAIRS(pairs_f16, uint16_t, float)
+ROPE_PAIRS(pairs_f32, float, float)
+ROPE_PAIRS(pairs_f32_f64, float, double)
+ROPE_PAIRS(pairs_f64, double, double)
+
+#undef ROPE_ROWS_KERNEL
+#undef ROPE_SPLIT
+#undef ROPE_PAIRS
 
 /* ---- cos/sin tables: exact angle, reduced modulo 2 pi in double-double ---------------------- */
 
@@ -279,10 +314,10 @@ static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const doubl
 
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
-    .split = {ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
-              ROPE_FN(split_f64)},
-    .pairs = {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
-              ROPE_FN(pairs_f64)},
+    .rotate = {{ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
+                ROPE_FN(split_f64)},
+               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
+                ROPE_FN(pairs_f64)}},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
 };
 

@@ -53,27 +53,28 @@ static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_r
                                      npy_intp out_stride, int contiguous)
 {
     const npy_intp item = rope_item_size[spec->dtype];
+    rope_rows one = {.rows = 1, .m = m, .second = k};
     if (!contiguous) {
-        double a[ROPE_CHUNK], b[ROPE_CHUNK];
+        /* Gather the two members of each pair into two runs, rotate them as half-split pairs
+         * (whatever the layout), scatter them back. */
+        double ab[2 * ROPE_CHUNK];
+        char *a = (char *)ab, *b = a + m * item;
         const npy_intp x_pair = spec->interleaved ? 2 * x_stride : x_stride;
         const npy_intp x_second = spec->interleaved ? x_stride : k * x_stride;
         const npy_intp out_pair = spec->interleaved ? 2 * out_stride : out_stride;
         const npy_intp out_second = spec->interleaved ? out_stride : k * out_stride;
         x += j0 * x_pair;
         out += j0 * out_pair;
-        rope_strided_copy((char *)a, item, x, x_pair, m, item);
-        rope_strided_copy((char *)b, item, x + x_second, x_pair, m, item);
-        kern->split[spec->dtype](a, b, a, b, cos, sin, m);
-        rope_strided_copy(out, out_pair, (const char *)a, item, m, item);
-        rope_strided_copy(out + out_second, out_pair, (const char *)b, item, m, item);
+        rope_strided_copy(a, item, x, x_pair, m, item);
+        rope_strided_copy(b, item, x + x_second, x_pair, m, item);
+        one.second = m;
+        kern->rotate[0][spec->dtype](a, a, cos, sin, &one);
+        rope_strided_copy(out, out_pair, a, item, m, item);
+        rope_strided_copy(out + out_second, out_pair, b, item, m, item);
+        return;
     }
-    else if (spec->interleaved) {
-        kern->pairs[spec->dtype](out + 2 * j0 * item, x + 2 * j0 * item, cos, sin, m);
-    }
-    else {
-        kern->split[spec->dtype](out + j0 * item, out + (k + j0) * item, x + j0 * item,
-                                 x + (k + j0) * item, cos, sin, m);
-    }
+    const npy_intp offset = (spec->interleaved ? 2 : 1) * j0 * item;
+    kern->rotate[spec->interleaved][spec->dtype](out + offset, x + offset, cos, sin, &one);
 }
 
 /*
@@ -97,6 +98,17 @@ static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_ro
     }
 }
 
+/* Coordinates past the 2k rotated ones, copied row by row into an output that is not x. */
+static void rope_copy_rest(char *out, npy_intp out_step, npy_intp out_stride, const char *x,
+                           npy_intp x_step, npy_intp x_stride, npy_intp rows, npy_intp n,
+                           npy_intp k, npy_intp item)
+{
+    for (npy_intp i = 0; i < rows; i++) {
+        rope_strided_copy(out + i * out_step + 2 * k * out_stride, out_stride,
+                          x + i * x_step + 2 * k * x_stride, x_stride, n - 2 * k, item);
+    }
+}
+
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data)
 {
@@ -115,28 +127,29 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     const int in_place = x == out && x_step == out_step && x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item &&
                            cos_stride == table_item && sin_stride == table_item;
-    const npy_intp rest = n - 2 * k; /* partial rotary: coordinates past 2k are copied */
 
-    for (npy_intp i = 0; i < count; i++) {
-        if (!contiguous) {
-            rope_rotate_row_strided(kern, spec, out, x, cos, sin, k, x_stride, out_stride,
-                                    cos_stride, sin_stride);
+    if (contiguous && cos_step == sin_step) {
+        const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
+                                .out_step = out_step, .table_step = cos_step};
+        kern->rotate[spec->interleaved][spec->dtype](out, x, cos, sin, &rows);
+    }
+    else {
+        for (npy_intp i = 0; i < count; i++) {
+            if (contiguous) {
+                rope_rotate_pairs_of_row(kern, spec, out + i * out_step, x + i * x_step,
+                                         cos + i * cos_step, sin + i * sin_step, 0, k, k,
+                                         x_stride, out_stride, 1);
+            }
+            else {
+                rope_rotate_row_strided(kern, spec, out + i * out_step, x + i * x_step,
+                                        cos + i * cos_step, sin + i * sin_step, k, x_stride,
+                                        out_stride, cos_stride, sin_stride);
+            }
         }
-        else if (spec->interleaved) {
-            kern->pairs[spec->dtype](out, x, cos, sin, k);
-        }
-        else {
-            kern->split[spec->dtype](out, out + k * item, x, x + k * item, cos, sin, k);
-        }
-        /* An output NumPy allocated or buffered is write-only: every element gets written. */
-        if (!in_place && rest > 0) {
-            rope_strided_copy(out + 2 * k * out_stride, out_stride, x + 2 * k * x_stride,
-                              x_stride, rest, item);
-        }
-        x += x_step;
-        cos += cos_step;
-        sin += sin_step;
-        out += out_step;
+    }
+    /* An output NumPy allocated or buffered is write-only: every element gets written. */
+    if (!in_place && n > 2 * k) {
+        rope_copy_rest(out, out_step, out_stride, x, x_step, x_stride, count, n, k, item);
     }
 }
 
@@ -196,53 +209,78 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
     }
 }
 
+/* Rows i, i + 1, ... that share row i's position (bit for bit: -0.0 and 0.0 give sin of
+ * either sign) and frequencies: every head of a token, every row of a decode step. */
+static npy_intp rope_rows_sharing_position(const char *pos, npy_intp pos_step, int position_type,
+                                           npy_intp theta_step, npy_intp count)
+{
+    if (pos_step == 0 && theta_step == 0) {
+        return count;
+    }
+    if (theta_step != 0) {
+        return 1;
+    }
+    const double p = rope_read_position(pos, position_type);
+    npy_intp run = 1;
+    while (run < count) {
+        const double q = rope_read_position(pos + run * pos_step, position_type);
+        if (memcmp(&p, &q, sizeof p) != 0) {
+            break;
+        }
+        run++;
+    }
+    return run;
+}
+
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data)
 {
     const rope_rotate_at_spec *spec = data;
+    const rope_rotate_spec *rotate = &spec->rotate;
     const rope_kernel_table *kern = rope_active_kernels();
-    rope_cos_sin_fn *cos_sin = kern->cos_sin[rope_table_item_size[spec->rotate.dtype] == 8
+    rope_cos_sin_fn *cos_sin = kern->cos_sin[rope_table_item_size[rotate->dtype] == 8
                                                   ? ROPE_TABLE_F64 : ROPE_TABLE_F32];
     const npy_intp count = dimensions[0], n = dimensions[1], k = dimensions[2];
-    const npy_intp item = rope_item_size[spec->rotate.dtype];
+    const npy_intp item = rope_item_size[rotate->dtype];
     const npy_intp x_step = steps[0], pos_step = steps[1], theta_step = steps[2],
                    out_step = steps[3];
     const npy_intp x_stride = steps[4], theta_stride = steps[5], out_stride = steps[6];
     char *x = args[0], *pos = args[1], *theta = args[2], *out = args[3];
     const int in_place = x == out && x_step == out_step && x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item;
-    const npy_intp rest = n - 2 * k;
-    /* The tables of the last position, kept while consecutive rows share it (every head of a
-     * token, every row of a decode step): then they are built once, not once per row. */
     double t[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
-    int have_tables = 0;
-    double last_pos = 0.0; /* compared bit for bit: -0.0 and 0.0 give sin of either sign */
-    const char *last_theta = NULL;
 
-    for (npy_intp i = 0; i < count; i++) {
+    for (npy_intp i = 0; i < count;) {
+        /* The tables of a position are built once for all the rows that share it. */
+        const npy_intp run = rope_rows_sharing_position(pos, pos_step, spec->position_type,
+                                                        theta_step, count - i);
         const double p = rope_read_position(pos, spec->position_type);
-        const int reuse = have_tables && k <= ROPE_CHUNK && theta == last_theta &&
-                          memcmp(&p, &last_pos, sizeof p) == 0;
-        for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
-            const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
-            if (!reuse) {
+        if (contiguous && k <= ROPE_CHUNK) {
+            const rope_rows rows = {.rows = run, .m = k, .second = k, .x_step = x_step,
+                                    .out_step = out_step, .table_step = 0};
+            rope_strided_copy((char *)t, 8, theta, theta_stride, k, 8);
+            cos_sin(c, s, p, t, k);
+            kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
+        }
+        else {
+            for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
+                const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
                 rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
                 cos_sin(c, s, p, t, m);
+                for (npy_intp r = 0; r < run; r++) {
+                    rope_rotate_pairs_of_row(kern, rotate, out + r * out_step, x + r * x_step,
+                                             (const char *)c, (const char *)s, j, m, k,
+                                             x_stride, out_stride, contiguous);
+                }
             }
-            rope_rotate_pairs_of_row(kern, &spec->rotate, out, x, (const char *)c,
-                                     (const char *)s, j, m, k, x_stride, out_stride,
-                                     contiguous);
         }
-        have_tables = 1;
-        last_pos = p;
-        last_theta = theta;
-        if (!in_place && rest > 0) {
-            rope_strided_copy(out + 2 * k * out_stride, out_stride, x + 2 * k * x_stride,
-                              x_stride, rest, item);
+        if (!in_place && n > 2 * k) {
+            rope_copy_rest(out, out_step, out_stride, x, x_step, x_stride, run, n, k, item);
         }
-        x += x_step;
-        pos += pos_step;
-        theta += theta_step;
-        out += out_step;
+        i += run;
+        x += run * x_step;
+        pos += run * pos_step;
+        theta += run * theta_step;
+        out += run * out_step;
     }
 }
