@@ -337,14 +337,30 @@ class Rope:
     ) -> None:
         """Rotate x in place (everything already validated): the one rotating path."""
         theta = scaled.negated if inverse else scaled.theta
-        if attention == 1.0 and (positions.ndim <= 1 or positions.size == positions.shape[0]):
-            # Positions vary along the outermost axis at most, so consecutive rows share them
-            # (every head of a token, a whole decode step): one call that builds each position's
-            # tables once, in cache, beats building full tables first. A lone position goes in
-            # as a Python scalar, which NumPy takes ~1 us faster than a 0-d array.
+        if attention == 1.0:
             rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
-            rotate_at(x, positions.item() if positions.size == 1 else positions, theta, out=x)
-            return
+            lead = x.ndim - 1
+            if positions.ndim == 0 or (lead and positions.shape[-1] == 1):
+                # The vectors of the next-to-last axis share a position (the heads of a token,
+                # a decode step): one call builds each position's tables once, in the loop,
+                # and rotates those rows while the tables are in cache.
+                if positions.size == 1:
+                    positions = positions.item()  # a Python scalar: NumPy takes it ~1 us faster
+                else:
+                    positions = positions[..., 0]
+                if lead:
+                    rotate_at(x, positions, theta, out=x)
+                else:
+                    rotate_at(x[None], positions, theta, out=x[None])
+                return
+            if positions.size * x.shape[-1] == x.size:
+                # A position per vector: blocks of one row, tables built in the loop (by angle
+                # addition), never materialized.
+                rows = x[..., None, :]
+                rotate_at(rows, positions, theta, out=rows)
+                return
+        # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
+        # full tables once, streamed for each of those.
         dtype = _table_dtype(x)
         if cache:
             cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)

@@ -3,6 +3,7 @@
  */
 #include "rope_loops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Pairs per scratch run in the strided paths: 4 runs of 256 eight-byte slots, 8 KiB of stack. */
@@ -209,27 +210,57 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
     }
 }
 
-/* Rows i, i + 1, ... that share row i's position (bit for bit: -0.0 and 0.0 give sin of
- * either sign) and frequencies: every head of a token, every row of a decode step. */
-static npy_intp rope_rows_sharing_position(const char *pos, npy_intp pos_step, int position_type,
-                                           npy_intp theta_step, npy_intp count)
+/*
+ * Exact tables by angle addition. The exact builder (double-double reduction, polynomials) costs
+ * ~3 ns a value, more than rotating eight heads with the result; prefill needs one table per
+ * token. Integer positions p = a + r with a a multiple of ROPE_OFFSETS and 0 <= r < ROPE_OFFSETS
+ * take the exact tables of a (one per ROPE_OFFSETS tokens) and of r (one per offset, built on
+ * first use) and combine them:
+ *     cos(p t) = cos(a t) cos(r t) - sin(a t) sin(r t),  sin(p t) = sin(a t) cos(r t) + ...
+ * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t: the float64 rotation
+ * kernel does it. Each factor is within an ulp of float64, so the sum is within a few ulps of
+ * float64 (~1e-16): invisible once rotated float32 or float16 data is rounded; float64 data
+ * keeps the direct builder.
+ */
+#define ROPE_OFFSETS 16
+
+typedef struct {
+    const rope_kernel_table *kern;
+    const double *theta;     /* k contiguous frequencies */
+    npy_intp k;
+    double *offsets;         /* ROPE_OFFSETS rows of cos | sin of r*theta, or NULL: direct */
+    unsigned built;          /* bit r: offsets row r holds its values */
+    int have_anchor;
+    double anchor;
+    double anchor_cs[2 * ROPE_CHUNK];
+} rope_table_builder;
+
+/* cos | sin (k values each) of p*theta into cs. */
+static void rope_tables_at(rope_table_builder *tb, double p, double *cs)
 {
-    if (pos_step == 0 && theta_step == 0) {
-        return count;
+    rope_cos_sin_fn *exact = tb->kern->cos_sin[ROPE_TABLE_F64];
+    const npy_intp k = tb->k;
+    const double r = p - ROPE_OFFSETS * __builtin_floor(p / ROPE_OFFSETS);
+    /* Integers only, and not 0 (whose sin keeps the sign of a -0.0 position). */
+    if (tb->offsets == NULL || p == 0.0 || __builtin_floor(p) != p ||
+        __builtin_fabs(p) > 0x1p53) {
+        exact(cs, cs + k, p, tb->theta, k);
+        return;
     }
-    if (theta_step != 0) {
-        return 1;
+    const double a = p - r;
+    if (!tb->have_anchor || a != tb->anchor) {
+        exact(tb->anchor_cs, tb->anchor_cs + k, a, tb->theta, k);
+        tb->anchor = a;
+        tb->have_anchor = 1;
     }
-    const double p = rope_read_position(pos, position_type);
-    npy_intp run = 1;
-    while (run < count) {
-        const double q = rope_read_position(pos + run * pos_step, position_type);
-        if (memcmp(&p, &q, sizeof p) != 0) {
-            break;
-        }
-        run++;
+    const unsigned ri = (unsigned)r;
+    double *offset = tb->offsets + 2 * k * (npy_intp)ri;
+    if (!(tb->built & (1u << ri))) {
+        exact(offset, offset + k, r, tb->theta, k);
+        tb->built |= 1u << ri;
     }
-    return run;
+    const rope_rows one = {.rows = 1, .m = k, .second = k};
+    tb->kern->rotate[0][ROPE_F64](cs, tb->anchor_cs, offset, offset + k, &one);
 }
 
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
@@ -238,49 +269,87 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     const rope_rotate_at_spec *spec = data;
     const rope_rotate_spec *rotate = &spec->rotate;
     const rope_kernel_table *kern = rope_active_kernels();
-    rope_cos_sin_fn *cos_sin = kern->cos_sin[rope_table_item_size[rotate->dtype] == 8
-                                                  ? ROPE_TABLE_F64 : ROPE_TABLE_F32];
-    const npy_intp count = dimensions[0], n = dimensions[1], k = dimensions[2];
+    const npy_intp count = dimensions[0], nrows = dimensions[1], n = dimensions[2],
+                   k = dimensions[3];
     const npy_intp item = rope_item_size[rotate->dtype];
     const npy_intp x_step = steps[0], pos_step = steps[1], theta_step = steps[2],
                    out_step = steps[3];
-    const npy_intp x_stride = steps[4], theta_stride = steps[5], out_stride = steps[6];
+    const npy_intp x_row = steps[4], x_stride = steps[5], theta_stride = steps[6],
+                   out_row = steps[7], out_stride = steps[8];
     char *x = args[0], *pos = args[1], *theta = args[2], *out = args[3];
-    const int in_place = x == out && x_step == out_step && x_stride == out_stride;
+    const int in_place = x == out && x_step == out_step && x_row == out_row &&
+                         x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item;
-    double t[ROPE_CHUNK], c[ROPE_CHUNK], s[ROPE_CHUNK];
+    const int float_tables = rope_table_item_size[rotate->dtype] == 4;
+    double t[ROPE_CHUNK], cs[2 * ROPE_CHUNK];
+    float cs32[2 * ROPE_CHUNK];
+    rope_table_builder tb = {.kern = kern, .theta = t, .k = k};
+    const char *tb_theta = NULL; /* whose frequencies are in t */
+    int have_tables = 0;
+    double last_pos = 0.0;
 
-    for (npy_intp i = 0; i < count;) {
-        /* The tables of a position are built once for all the rows that share it. */
-        const npy_intp run = rope_rows_sharing_position(pos, pos_step, spec->position_type,
-                                                        theta_step, count - i);
+    /* Angle addition pays off once a call covers many positions: prefill, not decode. */
+    if (rotate->dtype != ROPE_F64 && k <= ROPE_CHUNK && pos_step != 0 &&
+        count >= 2 * ROPE_OFFSETS) {
+        tb.offsets = malloc(sizeof(double) * 2 * ROPE_OFFSETS * (size_t)k); /* NULL: direct */
+    }
+    for (npy_intp i = 0; i < count; i++) {
         const double p = rope_read_position(pos, spec->position_type);
-        if (contiguous && k <= ROPE_CHUNK) {
-            const rope_rows rows = {.rows = run, .m = k, .second = k, .x_step = x_step,
-                                    .out_step = out_step, .table_step = 0};
-            rope_strided_copy((char *)t, 8, theta, theta_stride, k, 8);
-            cos_sin(c, s, p, t, k);
-            kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
+        if (k <= ROPE_CHUNK) {
+            if (theta != tb_theta) { /* new frequencies: nothing built so far holds */
+                rope_strided_copy((char *)t, 8, theta, theta_stride, k, 8);
+                tb.built = 0;
+                tb.have_anchor = 0;
+                have_tables = 0;
+                tb_theta = theta;
+            }
+            /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
+             * its tables are still in cs. */
+            if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
+                rope_tables_at(&tb, p, cs);
+                if (float_tables) { /* float16 data: float32 tables, rounded once */
+                    for (npy_intp j = 0; j < 2 * k; j++) {
+                        cs32[j] = (float)cs[j];
+                    }
+                }
+                have_tables = 1;
+                last_pos = p;
+            }
+            const void *c = float_tables ? (const void *)cs32 : (const void *)cs;
+            const void *s = float_tables ? (const void *)(cs32 + k) : (const void *)(cs + k);
+            if (contiguous) {
+                const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
+                                        .out_step = out_row, .table_step = 0};
+                kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
+            }
+            else {
+                for (npy_intp r = 0; r < nrows; r++) {
+                    rope_rotate_pairs_of_row(kern, rotate, out + r * out_row, x + r * x_row,
+                                             c, s, 0, k, k, x_stride, out_stride, 0);
+                }
+            }
         }
-        else {
+        else { /* rows longer than the scratch: chunk by chunk, direct tables */
+            rope_cos_sin_fn *cos_sin = kern->cos_sin[float_tables ? ROPE_TABLE_F32
+                                                                  : ROPE_TABLE_F64];
             for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
                 const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
                 rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
-                cos_sin(c, s, p, t, m);
-                for (npy_intp r = 0; r < run; r++) {
-                    rope_rotate_pairs_of_row(kern, rotate, out + r * out_step, x + r * x_step,
-                                             (const char *)c, (const char *)s, j, m, k,
+                cos_sin(cs, cs + m, p, t, m);
+                for (npy_intp r = 0; r < nrows; r++) {
+                    rope_rotate_pairs_of_row(kern, rotate, out + r * out_row, x + r * x_row,
+                                             (const char *)cs, (const char *)(cs + m), j, m, k,
                                              x_stride, out_stride, contiguous);
                 }
             }
         }
         if (!in_place && n > 2 * k) {
-            rope_copy_rest(out, out_step, out_stride, x, x_step, x_stride, run, n, k, item);
+            rope_copy_rest(out, out_row, out_stride, x, x_row, x_stride, nrows, n, k, item);
         }
-        i += run;
-        x += run * x_step;
-        pos += run * pos_step;
-        theta += run * theta_step;
-        out += run * out_step;
+        x += x_step;
+        pos += pos_step;
+        theta += theta_step;
+        out += out_step;
     }
+    free(tb.offsets);
 }

@@ -19,10 +19,10 @@ def gufunc(interleaved):
 @pytest.mark.parametrize("interleaved", [False, True])
 def test_rows_with_repeated_and_changing_positions(simd_level, dtype, interleaved):
     # Rows 0-2 share a position (tables reused), then it changes, then returns to an old one.
-    x = random_array((7, 64), dtype)
+    x = random_array((7, 1, 64), dtype)              # blocks of one row each
     pos = np.array([5, 5, 5, -3, 100, 100, 5])  # small: the oracle forms p * theta in float64
     theta = reference.frequencies(64)
-    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
     out = gufunc(interleaved)(x, pos, theta, out=x)
     assert out is x
     np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(dtype) * 8)
@@ -30,10 +30,10 @@ def test_rows_with_repeated_and_changing_positions(simd_level, dtype, interleave
 
 @pytest.mark.parametrize("interleaved", [False, True])
 def test_more_pairs_than_one_scratch_chunk(interleaved):
-    x = random_array((3, 1100), np.float32)   # k = 550 > 256: tables built chunk by chunk
+    x = random_array((3, 2, 1100), np.float32)  # k = 550 > 256: tables built chunk by chunk
     theta = reference.frequencies(1100)
-    pos = np.array([[1], [1], [2]])[:, 0]
-    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    pos = np.array([1, 1, 2])
+    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
     gufunc(interleaved)(x, pos, theta, out=x)
     np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(np.float32) * 8)
 
@@ -43,11 +43,11 @@ def test_strided_partial_rotary_and_fresh_output(interleaved):
     base = random_array((4, 5, 80), np.float32)
     x = base[:, :, ::2]                           # last-axis stride 8 bytes, n = 40
     theta = reference.frequencies(24)             # rotary_dim 24: 16 coordinates pass through
-    pos = np.arange(4.0, 8.0).reshape(4, 1) + 0.25  # float64 positions
+    pos = np.arange(4.0, 8.0) + 0.25              # float64 positions, one per block of 5 rows
     before = base.copy()
     out = gufunc(interleaved)(x, pos, theta)
     np.testing.assert_array_equal(base, before)   # x untouched when out is fresh
-    expected = reference.rotate(x, pos, theta, interleaved=interleaved)
+    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
     np.testing.assert_allclose(out, expected, rtol=0, atol=tolerance(np.float32) * 8)
     np.testing.assert_array_equal(out[..., 24:], x[..., 24:])
 
@@ -56,16 +56,48 @@ def test_strided_partial_rotary_and_fresh_output(interleaved):
 @pytest.mark.parametrize("interleaved", [False, True])
 def test_same_bits_as_the_two_pass_path(dtype, interleaved):
     x = random_array((6, 3, 32), dtype)
-    pos = np.arange(6).reshape(6, 1) * 1000
+    pos = np.arange(6) * 1000                     # few positions: exact tables, no addition
     theta = rope.frequencies(32)
-    cos, sin = rope.cos_sin(pos, theta, dtype=np.float32 if dtype == np.float16 else np.float64)
+    cos, sin = rope.cos_sin(pos[:, None], theta,
+                            dtype=np.float32 if dtype == np.float16 else np.float64)
     two_pass = (rope.rotate_interleaved if interleaved else rope.rotate)(x, cos, sin)
     np.testing.assert_array_equal(gufunc(interleaved)(x, pos, theta), two_pass)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("start", [0, -40, 2**40 + 3, 2**53 - 100])
+def test_angle_addition_tables(simd_level, dtype, interleaved, start):
+    # Many integer positions in one call: tables of p = a + r (a a multiple of 16) come from
+    # the exact tables of a and of r. Against the two-pass path with exact float64 tables:
+    # equal but for rare last-bit flips (the sum is off by a few float64 ulps).
+    x = random_array((100, 3, 64), dtype)
+    pos = start + np.array([*range(70), 5, 5, 1000, 999, -7, 0, 16, 15, 31, 32, *range(20)])
+    theta = rope.frequencies(64)
+    table = np.float32 if dtype == np.float16 else np.float64
+    two_pass = rope.rotate_interleaved if interleaved else rope.rotate
+    expected = two_pass(x, *rope.cos_sin(pos[:, None], theta, dtype=table))
+    got = gufunc(interleaved)(x, pos, theta)
+    ulp = np.spacing(np.abs(expected).max(axis=-1, keepdims=True))
+    assert np.all(np.abs(got.astype(np.float64) - expected) <= ulp)
+    assert np.mean(got == expected) > 0.999
+
+
+def test_blocks_along_any_axis():
+    # (batch, heads, seq, dim) with heads as the block axis, through axes=.
+    x = random_array((2, 3, 40, 32), np.float32)
+    pos = np.arange(40) + 7
+    theta = rope.frequencies(32)
+    expected = rope.rotate(x, *rope.cos_sin(pos, theta))
+    out = _core.rotate_at(x, pos, theta, out=x, axes=[(1, 3), (), (0,), (1, 3)])
+    assert out is x
+    ulp = np.spacing(np.abs(expected).max(axis=-1, keepdims=True))
+    assert np.all(np.abs(x - expected) <= ulp)
+
+
 def test_core_dims_checked():
     with pytest.raises(ValueError, match="k <= n/2"):
-        _core.rotate_at(np.zeros((2, 4)), np.arange(2), np.ones(3))
+        _core.rotate_at(np.zeros((2, 1, 4)), np.arange(2), np.ones(3))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
