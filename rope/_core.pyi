@@ -5,9 +5,14 @@ rotate: np.ufunc
 """(n),(k),(k)->(n): rotate half-split pairs (x[j], x[j + k])."""
 rotate_interleaved: np.ufunc
 """(n),(k),(k)->(n): rotate adjacent pairs (x[2j], x[2j + 1])."""
+rotate_at: np.ufunc
+"""(r,n),(),(k)->(r,n): rotate blocks of r rows at one position each, tables built inside."""
+rotate_interleaved_at: np.ufunc
+"""(r,n),(),(k)->(r,n): rotate_at with adjacent pairs."""
 cos_sin: np.ufunc
 """(),(k)->(k),(k): cos and sin of the exact angle pos * theta."""
 
+def rotate_at_one(x: np.ndarray, pos: int, theta: np.ndarray, interleaved: bool, /) -> bool: ...
 def simd_levels() -> tuple[str, ...]: ...
 def simd_level() -> str: ...
 def set_simd_level(level: str, /) -> None: ...

@@ -35,7 +35,7 @@ from ._validation import (
     check_seq_axis,
 )
 
-__all__ = ["Rope", "build_tables"]
+__all__ = ["Rope", "build_tables", "rotated_one"]
 
 
 def build_tables(
@@ -103,7 +103,8 @@ class Rope:
     """
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
-                 "_uses_length", "_key", "_default", "_by_length", "_tables", "_lock")
+                 "_uses_length", "_key", "_default", "_one_theta", "_by_length", "_tables",
+                 "_lock")
 
     def __init__(
         self,
@@ -147,6 +148,11 @@ class Rope:
         # Built eagerly: a Rope that cannot compute its frequencies (e.g. longrope factor lists
         # of the wrong length) fails at construction, before any array is touched.
         set_(self, "_default", scaled_frequencies(rotary_dim, base, name, checked))
+        # The frequencies of a one-token rotation in C (rope_at_one), where neither the length
+        # nor an attention factor changes them.
+        one = self._default.theta if not self._uses_length and \
+            self._default.attention_factor == 1.0 else None
+        set_(self, "_one_theta", one)
         set_(self, "_by_length", None)  # (length key, ScaledFrequencies) of the last length used
         set_(self, "_tables", None)  # (key, positions, cos, sin) of the last call
         set_(self, "_lock", threading.Lock())
@@ -413,6 +419,8 @@ class Rope:
         >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
         True
         """
+        if rotated_one(self, x, pos, inverse, seq_axis, seq_len, threads):
+            return x
         return self._apply_checked(check_array(x), pos, inverse, seq_axis, seq_len,
                                    attention_scaling, threads)
 
@@ -501,6 +509,23 @@ class Rope:
                 else:
                     params.setdefault(key, cfg[key])
         return cls(head_dim, base, name, partial_rotary_factor=partial, **params)
+
+
+def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
+                seq_len: object, threads: object) -> bool:
+    """Rotate x in place if it is one token at an int position (a decode step) and say so.
+
+    A decode step rotates a few KiB: NumPy's ufunc dispatch and the general argument handling
+    would cost more than the rotation. This checks the few things that make the case and lets
+    the C function check x and take it (the gufunc's own loop, the same bits); anything else,
+    valid or not, returns False for the general path to handle (and to explain).
+    """
+    return (type(pos) is int and inverse is False and seq_len is None and threads == 1
+            and rope._one_theta is not None and type(x) is np.ndarray
+            and type(seq_axis) is int and x.ndim >= 2 and -x.ndim <= seq_axis < x.ndim - 1
+            and (seq_axis < -1 or seq_axis >= 0) and x.shape[seq_axis] == 1
+            and x.shape[-1] == rope._dim
+            and _core.rotate_at_one(x, pos, rope._one_theta, rope._interleaved))
 
 
 def _rebuild(dim, base, scaling, rotary_dim, interleaved, params):

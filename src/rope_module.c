@@ -322,7 +322,73 @@ static PyObject *rope_set_simd_level(PyObject *Py_UNUSED(module), PyObject *arg)
     return NULL;
 }
 
+/*
+ * rotate_at_one(x, pos, theta, interleaved) -> bool
+ *
+ * A decode step's rotation without NumPy's ufunc dispatch, which costs more than rotating a
+ * token's heads: every row of a small contiguous x at one int position. It runs the gufunc's
+ * own loop (the same bits as rotate_at) and returns True, or returns False without touching x
+ * when anything is off the fast case, and the caller takes the gufunc.
+ */
+#define ROPE_ONE_MAX_SIZE (1 << 16) /* elements; larger arrays go through the gufunc, GIL off */
+
+static PyObject *rope_rotate_at_one(PyObject *Py_UNUSED(module), PyObject *const *args,
+                                    Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "rotate_at_one(x, pos, theta, interleaved)");
+        return NULL;
+    }
+    PyObject *x_obj = args[0], *pos_obj = args[1], *theta_obj = args[2];
+    const int interleaved = PyObject_IsTrue(args[3]);
+    if (interleaved < 0) {
+        return NULL;
+    }
+    if (!PyArray_CheckExact(x_obj) || !PyArray_CheckExact(theta_obj) ||
+        !PyLong_CheckExact(pos_obj)) {
+        Py_RETURN_FALSE;
+    }
+    PyArrayObject *x = (PyArrayObject *)x_obj, *theta = (PyArrayObject *)theta_obj;
+    const int flags = NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_WRITEABLE;
+    if (PyArray_NDIM(x) < 1 || (PyArray_FLAGS(x) & flags) != flags ||
+        PyArray_SIZE(x) == 0 || PyArray_SIZE(x) > ROPE_ONE_MAX_SIZE ||
+        PyArray_NDIM(theta) != 1 || PyArray_TYPE(theta) != NPY_DOUBLE ||
+        !PyArray_ISCARRAY_RO(theta) || !PyArray_ISNBO(PyArray_DESCR(x)->byteorder)) {
+        Py_RETURN_FALSE;
+    }
+    int overflow;
+    const long long pos = PyLong_AsLongLongAndOverflow(pos_obj, &overflow);
+    if (overflow || pos > (1LL << 53) || pos < -(1LL << 53)) {
+        Py_RETURN_FALSE;
+    }
+    rope_dtype dtype;
+    switch (PyArray_TYPE(x)) {
+    case NPY_HALF: dtype = ROPE_F16; break;
+    case NPY_FLOAT: dtype = ROPE_F32_F64; break;
+    case NPY_DOUBLE: dtype = ROPE_F64; break;
+    default: Py_RETURN_FALSE;
+    }
+    const npy_intp n = PyArray_DIM(x, PyArray_NDIM(x) - 1), k = PyArray_DIM(theta, 0);
+    if (2 * k > n) {
+        Py_RETURN_FALSE;
+    }
+    const rope_rotate_at_spec spec = {{dtype, interleaved}, NPY_INT64};
+    const npy_int64 p = pos;
+    const npy_intp item = PyArray_ITEMSIZE(x);
+    /* One block of every row: (count, r, n, k) and the steps rope_rotate_at_loop reads. */
+    char *loop_args[4] = {PyArray_DATA(x), (char *)&p, PyArray_DATA(theta), PyArray_DATA(x)};
+    const npy_intp dims[4] = {1, PyArray_SIZE(x) / n, n, k};
+    const npy_intp steps[9] = {0, 0, 0, 0, n * item, item, 8, n * item, item};
+    rope_rotate_at_loop(loop_args, dims, steps, (void *)&spec);
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef rope_methods[] = {
+    {"rotate_at_one", (PyCFunction)(void (*)(void))rope_rotate_at_one, METH_FASTCALL,
+     "rotate_at_one(x, pos, theta, interleaved, /)\n--\n\n"
+     "Rotate every row of a small C-contiguous x at one int position, as rotate_at (or\n"
+     "rotate_interleaved_at) would, without the ufunc's dispatch. Returns False, x untouched,\n"
+     "when x, pos or theta is off that fast case."},
     {"simd_levels", rope_simd_levels, METH_NOARGS,
      "simd_levels()\n--\n\nThe kernel levels this CPU can run, lowest first."},
     {"simd_level", rope_get_simd_level, METH_NOARGS,

@@ -130,3 +130,63 @@ def test_cached_frequencies_are_not_shared_writeably():
         cached.frequencies[0] = 0.0
     with pytest.raises(ValueError):
         cached._scaled_at(None).negated[0] = 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rotate_at_one_is_the_gufunc_loop(simd_level, dtype, interleaved):
+    # The decode fast path runs rotate_at's loop without NumPy's dispatch: the same bits.
+    x = random_array((1, 8, 48), dtype)            # rotary_dim 32 of 48: 16 pass through
+    theta = rope.frequencies(32)
+    expected = gufunc(interleaved)(x, 123456789, theta)
+    assert _core.rotate_at_one(x, 123456789, theta, interleaved) is True
+    np.testing.assert_array_equal(x, expected)
+
+
+@pytest.mark.parametrize("case", ["strided", "read-only", "large", "float pos", "int dtype",
+                                  "float32 theta", "k too large", "pos past 2**53",
+                                  "byte-swapped", "numpy int pos"])
+def test_rotate_at_one_declines_what_it_does_not_take(case):
+    x = random_array((2, 4, 16), np.float32)
+    theta, pos = rope.frequencies(16), 7
+    if case == "strided":
+        x = random_array((2, 4, 32), np.float32)[..., ::2]
+    elif case == "read-only":
+        x.flags.writeable = False
+    elif case == "large":
+        x = random_array((1, 64, 1025), np.float32)
+        theta = rope.frequencies(1024)
+    elif case == "float pos":
+        pos = 7.0
+    elif case == "int dtype":
+        x = np.arange(2 * 4 * 16).reshape(2, 4, 16)
+    elif case == "float32 theta":
+        theta = theta.astype(np.float32)
+    elif case == "k too large":
+        theta = rope.frequencies(18)
+    elif case == "pos past 2**53":
+        pos = 2**53 + 2
+    elif case == "byte-swapped":
+        x = x.astype(x.dtype.newbyteorder())
+    elif case == "numpy int pos":
+        pos = np.int64(7)
+    before = x.copy()
+    assert _core.rotate_at_one(x, pos, theta, False) is False
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("shape, seq_axis", [((1, 4, 32), 0), ((4, 1, 32), -2), ((1, 32), 0)])
+def test_decode_fast_path_matches_general_path(interleaved, shape, seq_axis):
+    x = random_array(shape, np.float32)
+    y = x.copy()
+    rope.apply(x, 70000, seq_axis=seq_axis, interleaved=interleaved)            # fast path
+    rope.apply(y, np.array([70000]), seq_axis=seq_axis, interleaved=interleaved)  # general
+    np.testing.assert_array_equal(x, y)
+    r = rope.Rope(shape[-1], interleaved=interleaved, scaling="yarn", factor=4.0,
+                  original_max_position_embeddings=64)   # attention factor: general path
+    a = random_array(shape, np.float32)
+    b = a.copy()
+    r.apply(a, 70000, seq_axis=seq_axis)
+    r.apply(b, np.array([70000]), seq_axis=seq_axis)
+    np.testing.assert_array_equal(a, b)
