@@ -121,6 +121,10 @@ def prefill_case(shape, seq_axis, dtype, interleaved, repeats, rng, slow_refs: b
         "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis, interleaved=interleaved),
         "gufunc, prebuilt tables": lambda: gufunc(x, cos, sin, out=x),
     }
+    if dtype == np.float32:
+        # rope.apply's float32 rotation: float64 tables, float64 arithmetic, rounded once.
+        cos64, sin64 = _core.cos_sin(positions, theta)
+        impls["gufunc, float64 tables"] = lambda: gufunc(x, cos64, sin64, out=x)
     if hasattr(rope, "Rope"):
         cached = rope.Rope(dim=dim, base=10000.0)
         impls["rope.Rope (cached)"] = (
@@ -162,7 +166,8 @@ def levels_case(shape, seq_axis, dtype, repeats, rng) -> None:
 
 
 def table_share_case(shape, seq_axis, repeats, rng) -> None:
-    """How much of rope.apply is building the cos/sin tables (float64 math)."""
+    """How much of rope.apply is building the cos/sin tables (float64 math): rope.apply against
+    the same loop and kernel at one position for every token (its tables built once)."""
     x = touched(shape, np.float32, rng)
     copy_dst = touched(shape, np.float32, rng)
     pos_shape = [1] * (len(shape) - 1)
@@ -172,29 +177,40 @@ def table_share_case(shape, seq_axis, repeats, rng) -> None:
     impls = {
         "roof np.copyto": lambda: np.copyto(copy_dst, x),
         "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis),
-        "cos_sin tables only": lambda: _core.cos_sin(positions, theta, dtype=np.float32),
+        "same loop, tables built once": lambda: _core.rotate_at(x, 12345, theta, out=x),
+        "exact builder alone (cos_sin)": lambda: _core.cos_sin(positions, theta),
     }
     results = timed(impls, repeats)
     report(f"float32 {shape} tables", results, x.nbytes, ("roof np.copyto",))
-    share = results["cos_sin tables only"][1] / results["rope.apply"][1]
+    share = 1 - results["same loop, tables built once"][1] / results["rope.apply"][1]
     ROWS.append((f"float32 {shape} tables", "tables / rope.apply", 0, 0, 0, f"{share:5.1%}"))
 
 
 def strided_case(shape, seq_axis, repeats, rng) -> None:
-    """A view with a non-unit last-axis stride, out=x, against the same shape contiguous."""
+    """Views, out=x: every other element of the last axis (stride 8 bytes), and rows with gaps
+    (q of a fused qkv projection), each against its contiguous twin and the in-place roof of
+    its own bytes (np.multiply on the same view: strided bytes stream slower here)."""
     big = touched(shape[:-1] + (2 * shape[-1],), np.float32, rng)
     view = big[..., ::2]
+    outer = big[..., : shape[-1]]
     contiguous = touched(shape, np.float32, rng)
-    copy_dst = touched(shape, np.float32, rng)
+    words = [a.view(np.uint32) for a in (contiguous, view, outer)]
     impls = {
-        "roof np.copyto": lambda: np.copyto(copy_dst, contiguous),
+        "roof np.multiply contiguous": lambda: np.multiply(words[0], 1, out=words[0]),
         "rope.apply contiguous": lambda: rope.apply(contiguous, 0, seq_axis=seq_axis),
+        "roof np.multiply strided view": lambda: np.multiply(words[1], 1, out=words[1]),
         "rope.apply strided view": lambda: rope.apply(view, 0, seq_axis=seq_axis),
-        "rope.apply outer-strided": lambda: rope.apply(big[..., : shape[-1]], 0,
-                                                       seq_axis=seq_axis),
+        "roof np.multiply outer-strided": lambda: np.multiply(words[2], 1, out=words[2]),
+        "rope.apply outer-strided": lambda: rope.apply(outer, 0, seq_axis=seq_axis),
     }
-    report(f"float32 {shape} strided", timed(impls, repeats), contiguous.nbytes,
-           ("roof np.copyto",))
+    results = timed(impls, repeats)
+    report(f"float32 {shape} strided", results, contiguous.nbytes,
+           ("roof np.multiply contiguous",))
+    for kind in ("strided view", "outer-strided"):
+        ratio = results[f"rope.apply {kind}"][1] / results["rope.apply contiguous"][1]
+        own = results[f"rope.apply {kind}"][1] / results[f"roof np.multiply {kind}"][1]
+        ROWS.append((f"float32 {shape} strided", f"{kind} / contiguous", 0, 0, 0,
+                     f"{ratio:5.2f}  (its own roof x {own:.2f})"))
 
 
 def threads_case(shape, seq_axis, dtype, repeats, rng) -> None:

@@ -213,8 +213,8 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
 /*
  * Exact tables by angle addition. The exact builder (double-double reduction, polynomials) costs
  * ~3 ns a value, more than rotating eight heads with the result; prefill needs one table per
- * token. Integer positions p = a + r with a a multiple of ROPE_OFFSETS and 0 <= r < ROPE_OFFSETS
- * take the exact tables of a (one per ROPE_OFFSETS tokens) and of r (one per offset, built on
+ * token. Integer positions p = a + r with a a multiple of ROPE_OFFSETS (32) and 0 <= r < ROPE_OFFSETS
+ * take the exact tables of a (one per 32 tokens) and of r (one per offset, built on
  * first use) and combine them:
  *     cos(p t) = cos(a t) cos(r t) - sin(a t) sin(r t),  sin(p t) = sin(a t) cos(r t) + ...
  * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t: the float64 rotation
@@ -222,14 +222,14 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
  * float64 (~1e-16): invisible once rotated float32 or float16 data is rounded; float64 data
  * keeps the direct builder.
  */
-#define ROPE_OFFSETS 16
+#define ROPE_OFFSETS 32 /* a power of two, at most 64 (the bits of `built`) */
 
 typedef struct {
     const rope_kernel_table *kern;
     const double *theta;     /* k contiguous frequencies */
     npy_intp k;
     double *offsets;         /* ROPE_OFFSETS rows of cos | sin of r*theta, or NULL: direct */
-    unsigned built;          /* bit r: offsets row r holds its values */
+    unsigned long long built; /* bit r: offsets row r holds its values */
     int have_anchor;
     double anchor;
     double anchor_cs[2 * ROPE_CHUNK];
@@ -240,24 +240,25 @@ static void rope_tables_at(rope_table_builder *tb, double p, double *cs)
 {
     rope_cos_sin_fn *exact = tb->kern->cos_sin[ROPE_TABLE_F64];
     const npy_intp k = tb->k;
-    const double r = p - ROPE_OFFSETS * __builtin_floor(p / ROPE_OFFSETS);
-    /* Integers only, and not 0 (whose sin keeps the sign of a -0.0 position). */
-    if (tb->offsets == NULL || p == 0.0 || __builtin_floor(p) != p ||
-        __builtin_fabs(p) > 0x1p53) {
+    /* Integers only (tested without libm's floor, a call at the baseline level), and not 0,
+     * whose sin keeps the sign of a -0.0 position. */
+    const int integral = __builtin_fabs(p) <= 0x1p53 && (double)(long long)p == p;
+    if (tb->offsets == NULL || !integral || p == 0.0) {
         exact(cs, cs + k, p, tb->theta, k);
         return;
     }
-    const double a = p - r;
+    const long long ip = (long long)p;
+    const long long r = ip & (ROPE_OFFSETS - 1); /* p mod ROPE_OFFSETS, also for p < 0 */
+    const double a = (double)(ip - r);
     if (!tb->have_anchor || a != tb->anchor) {
         exact(tb->anchor_cs, tb->anchor_cs + k, a, tb->theta, k);
         tb->anchor = a;
         tb->have_anchor = 1;
     }
-    const unsigned ri = (unsigned)r;
-    double *offset = tb->offsets + 2 * k * (npy_intp)ri;
-    if (!(tb->built & (1u << ri))) {
-        exact(offset, offset + k, r, tb->theta, k);
-        tb->built |= 1u << ri;
+    double *offset = tb->offsets + 2 * k * (npy_intp)r;
+    if (!(tb->built & (1ull << r))) {
+        exact(offset, offset + k, (double)r, tb->theta, k);
+        tb->built |= 1ull << r;
     }
     const rope_rows one = {.rows = 1, .m = k, .second = k};
     tb->kern->rotate[0][ROPE_F64](cs, tb->anchor_cs, offset, offset + k, &one);

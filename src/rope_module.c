@@ -200,7 +200,7 @@ static const char rope_rotate_at_doc[] =
     "exactly and reduced modulo 2 pi as in ``cos_sin``. Each position's tables are built\n"
     "inside the loop, once for its r rows, and stay in cache. For float16 and float32 data,\n"
     "a call over many integer positions builds them by angle addition from exact tables of\n"
-    "multiples of 16 and of 0 ... 15 (a few float64 ulps, invisible after rounding).\n"
+    "multiples of 32 and of 0 ... 31 (a few float64 ulps, invisible after rounding).\n"
     "\n"
     "Parameters\n"
     "----------\n"

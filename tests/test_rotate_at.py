@@ -68,7 +68,7 @@ def test_same_bits_as_the_two_pass_path(dtype, interleaved):
 @pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("start", [0, -40, 2**40 + 3, 2**53 - 100])
 def test_angle_addition_tables(simd_level, dtype, interleaved, start):
-    # Many integer positions in one call: tables of p = a + r (a a multiple of 16) come from
+    # Many integer positions in one call: tables of p = a + r (a a multiple of 32) come from
     # the exact tables of a and of r. Against the two-pass path with exact float64 tables:
     # equal but for rare last-bit flips (the sum is off by a few float64 ulps).
     x = random_array((100, 3, 64), dtype)
