@@ -353,7 +353,8 @@ static PyObject *rope_rotate_at_one(PyObject *Py_UNUSED(module), PyObject *const
     if (PyArray_NDIM(x) < 1 || (PyArray_FLAGS(x) & flags) != flags ||
         PyArray_SIZE(x) == 0 || PyArray_SIZE(x) > ROPE_ONE_MAX_SIZE ||
         PyArray_NDIM(theta) != 1 || PyArray_TYPE(theta) != NPY_DOUBLE ||
-        !PyArray_ISCARRAY_RO(theta) || !PyArray_ISNBO(PyArray_DESCR(x)->byteorder)) {
+        !PyArray_ISCARRAY_RO(theta) || !PyArray_ISNBO(PyArray_DESCR(x)->byteorder) ||
+        !PyArray_ISNBO(PyArray_DESCR(theta)->byteorder)) {
         Py_RETURN_FALSE;
     }
     int overflow;

@@ -145,7 +145,7 @@ def test_rotate_at_one_is_the_gufunc_loop(simd_level, dtype, interleaved):
 
 @pytest.mark.parametrize("case", ["strided", "read-only", "large", "float pos", "int dtype",
                                   "float32 theta", "k too large", "pos past 2**53",
-                                  "byte-swapped", "numpy int pos"])
+                                  "byte-swapped", "byte-swapped theta", "numpy int pos"])
 def test_rotate_at_one_declines_what_it_does_not_take(case):
     x = random_array((2, 4, 16), np.float32)
     theta, pos = rope.frequencies(16), 7
@@ -168,6 +168,8 @@ def test_rotate_at_one_declines_what_it_does_not_take(case):
         pos = 2**53 + 2
     elif case == "byte-swapped":
         x = x.astype(x.dtype.newbyteorder())
+    elif case == "byte-swapped theta":
+        theta = theta.astype(theta.dtype.newbyteorder())
     elif case == "numpy int pos":
         pos = np.int64(7)
     before = x.copy()
