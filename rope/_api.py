@@ -143,12 +143,14 @@ def apply(
     >>> bool(np.allclose(w, v))
     True
     """
-    if type(x) is np.ndarray and x.ndim and x.shape[-1]:  # a decode step's fast path first (see rotated_one)
+    config = None
+    if type(x) is np.ndarray and x.ndim and x.shape[-1]:  # a decode step first (rotated_one)
         config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
         if rotated_one(config, x, pos, inverse, seq_axis, seq_len, threads):
             return x
     x = check_array(x)
     if x.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
-    config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
+    if config is None:
+        config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
     return config._apply_checked(x, pos, inverse, seq_axis, seq_len, attention_scaling, threads)

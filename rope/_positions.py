@@ -118,4 +118,3 @@ def sequence_length(positions: np.ndarray) -> int:
     if positions.size == 0:
         return 1
     return max(int(np.ceil(positions.max())) + 1, 1)
-

@@ -148,8 +148,8 @@ class Rope:
         # Built eagerly: a Rope that cannot compute its frequencies (e.g. longrope factor lists
         # of the wrong length) fails at construction, before any array is touched.
         set_(self, "_default", scaled_frequencies(rotary_dim, base, name, checked))
-        # The frequencies of a one-token rotation in C (rope_at_one), where neither the length
-        # nor an attention factor changes them.
+        # The frequencies of a one-token rotation in C (rotated_one), where neither the
+        # length nor an attention factor changes them.
         one = self._default.theta if not self._uses_length and \
             self._default.attention_factor == 1.0 else None
         set_(self, "_one_theta", one)
@@ -522,8 +522,8 @@ def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: o
     """
     return (type(pos) is int and inverse is False and seq_len is None and threads == 1
             and rope._one_theta is not None and type(x) is np.ndarray
-            and type(seq_axis) is int and x.ndim >= 2 and -x.ndim <= seq_axis < x.ndim - 1
-            and (seq_axis < -1 or seq_axis >= 0) and x.shape[seq_axis] == 1
+            and type(seq_axis) is int and -x.ndim <= seq_axis <= x.ndim - 2 and seq_axis != -1
+            and x.shape[seq_axis] == 1
             and x.shape[-1] == rope._dim
             and _core.rotate_at_one(x, pos, rope._one_theta, rope._interleaved))
 

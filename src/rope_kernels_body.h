@@ -31,7 +31,7 @@
 /* ---- rotation, float32 and float64 -------------------------------------------------------- */
 
 ROPE_INLINE void ROPE_FN(split_f32_row)(void *oa_, void *ob_, const void *a_, const void *b_,
-                               const void *cos_, const void *sin_, ptrdiff_t m)
+                                   const void *cos_, const void *sin_, ptrdiff_t m)
 {
     float *oa = oa_, *ob = ob_;
     const float *a = a_, *b = b_, *c = cos_, *s = sin_;
@@ -44,7 +44,7 @@ ROPE_INLINE void ROPE_FN(split_f32_row)(void *oa_, void *ob_, const void *a_, co
 }
 
 ROPE_INLINE void ROPE_FN(split_f64_row)(void *oa_, void *ob_, const void *a_, const void *b_,
-                               const void *cos_, const void *sin_, ptrdiff_t m)
+                                   const void *cos_, const void *sin_, ptrdiff_t m)
 {
     double *oa = oa_, *ob = ob_;
     const double *a = a_, *b = b_, *c = cos_, *s = sin_;
@@ -118,8 +118,8 @@ ROPE_INLINE void ROPE_FN(pairs_f32_f64_row)(void *o_, const void *x_, const void
     }
 }
 
-ROPE_INLINE void ROPE_FN(pairs_f32_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
-                               ptrdiff_t m)
+ROPE_INLINE void ROPE_FN(pairs_f32_row)(void *o_, const void *x_, const void *cos_,
+                                   const void *sin_, ptrdiff_t m)
 {
     float *o = o_;
     const float *x = x_, *c = cos_, *s = sin_;
@@ -143,8 +143,8 @@ ROPE_INLINE void ROPE_FN(pairs_f32_row)(void *o_, const void *x_, const void *co
     }
 }
 
-ROPE_INLINE void ROPE_FN(pairs_f64_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
-                               ptrdiff_t m)
+ROPE_INLINE void ROPE_FN(pairs_f64_row)(void *o_, const void *x_, const void *cos_,
+                                   const void *sin_, ptrdiff_t m)
 {
     double *o = o_;
     const double *x = x_, *c = cos_, *s = sin_;
@@ -159,7 +159,7 @@ ROPE_INLINE void ROPE_FN(pairs_f64_row)(void *o_, const void *x_, const void *co
 /* ---- rotation, float16 data computed in float32 and rounded once --------------------------- */
 
 ROPE_INLINE void ROPE_FN(split_f16_row)(void *oa_, void *ob_, const void *a_, const void *b_,
-                               const void *cos_, const void *sin_, ptrdiff_t m)
+                                   const void *cos_, const void *sin_, ptrdiff_t m)
 {
     uint16_t *oa = oa_, *ob = ob_;
     const uint16_t *a = a_, *b = b_;
@@ -183,8 +183,8 @@ ROPE_INLINE void ROPE_FN(split_f16_row)(void *oa_, void *ob_, const void *a_, co
     }
 }
 
-ROPE_INLINE void ROPE_FN(pairs_f16_row)(void *o_, const void *x_, const void *cos_, const void *sin_,
-                               ptrdiff_t m)
+ROPE_INLINE void ROPE_FN(pairs_f16_row)(void *o_, const void *x_, const void *cos_,
+                                   const void *sin_, ptrdiff_t m)
 {
     uint16_t *o = o_;
     const uint16_t *x = x_;

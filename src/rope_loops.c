@@ -213,9 +213,9 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
 /*
  * Exact tables by angle addition. The exact builder (double-double reduction, polynomials) costs
  * ~3 ns a value, more than rotating eight heads with the result; prefill needs one table per
- * token. Integer positions p = a + r with a a multiple of ROPE_OFFSETS (32) and 0 <= r < ROPE_OFFSETS
- * take the exact tables of a (one per 32 tokens) and of r (one per offset, built on
- * first use) and combine them:
+ * token. Integer positions p = a + r, with a a multiple of ROPE_OFFSETS (32) and
+ * 0 <= r < ROPE_OFFSETS, take the exact tables of a (one per 32 tokens) and of r (one per
+ * offset, built on first use) and combine them:
  *     cos(p t) = cos(a t) cos(r t) - sin(a t) sin(r t),  sin(p t) = sin(a t) cos(r t) + ...
  * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t: the float64 rotation
  * kernel does it. Each factor is within an ulp of float64, so the sum is within a few ulps of
