@@ -60,10 +60,20 @@ typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const voi
 typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *theta,
                              ptrdiff_t m);
 
+/*
+ * Tables at the sum of two angles from the tables of each (m values of each, double):
+ *     cos = cos_a cos_b - sin_a sin_b,  sin = sin_a cos_b + cos_a sin_b,
+ * computed in double (the rotation of the pair (cos_a, sin_a) by the angle b) and written as
+ * float or double, rounded once.
+ */
+typedef void rope_angle_add_fn(void *cos, void *sin, const double *cos_a, const double *sin_a,
+                               const double *cos_b, const double *sin_b, ptrdiff_t m);
+
 typedef struct {
     const char *name;
     rope_rotate_fn *rotate[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
     rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
+    rope_angle_add_fn *angle_add[ROPE_NTABLES];
 } rope_kernel_table;
 
 

@@ -351,6 +351,22 @@ static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const doubl
     }
 }
 
+/* float or double tables by angle addition; the same operations as the float64 rotation. */
+#define ROPE_ANGLE_ADD(name, T)                                                               \
+    static void ROPE_FN(name)(void *cos_, void *sin_, const double *ca, const double *sa,     \
+                              const double *cb, const double *sb, ptrdiff_t m)                \
+    {                                                                                         \
+        T *co = cos_, *si = sin_;                                                             \
+        _Pragma("omp simd") for (ptrdiff_t j = 0; j < m; j++)                                 \
+        {                                                                                     \
+            co[j] = (T)ROPE_ROT_A(ca[j], sa[j], cb[j], sb[j], __builtin_fma);                 \
+            si[j] = (T)ROPE_ROT_B(ca[j], sa[j], cb[j], sb[j], __builtin_fma);                 \
+        }                                                                                     \
+    }
+ROPE_ANGLE_ADD(angle_add_f32, float)
+ROPE_ANGLE_ADD(angle_add_f64, double)
+#undef ROPE_ANGLE_ADD
+
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
     .rotate = {{ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
@@ -358,6 +374,7 @@ static const rope_kernel_table ROPE_FN(kernels) = {
                {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
                 ROPE_FN(pairs_f64)}},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
+    .angle_add = {ROPE_FN(angle_add_f32), ROPE_FN(angle_add_f64)},
 };
 
 #undef ROPE_CAT2

@@ -217,15 +217,16 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
  * 0 <= r < ROPE_OFFSETS, take the exact tables of a (one per 32 tokens) and of r (one per
  * offset, built on first use) and combine them:
  *     cos(p t) = cos(a t) cos(r t) - sin(a t) sin(r t),  sin(p t) = sin(a t) cos(r t) + ...
- * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t: the float64 rotation
- * kernel does it. Each factor is within an ulp of float64, so the sum is within a few ulps of
- * float64 (~1e-16): invisible once rotated float32 or float16 data is rounded; float64 data
- * keeps the direct builder.
+ * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t, done in float64 by
+ * the angle_add kernel, which writes the table type the rows need. Each factor is within an
+ * ulp of float64, so the sum is within a few ulps of float64 (~1e-16): invisible once rotated
+ * float32 or float16 data is rounded; float64 data keeps the direct builder.
  */
 #define ROPE_OFFSETS 32 /* a power of two, at most 64 (the bits of `built`) */
 
 typedef struct {
     const rope_kernel_table *kern;
+    rope_table_type table;   /* the type of the tables it writes */
     const double *theta;     /* k contiguous frequencies */
     npy_intp k;
     double *offsets;         /* ROPE_OFFSETS rows of cos | sin of r*theta, or NULL: direct */
@@ -235,8 +236,8 @@ typedef struct {
     double anchor_cs[2 * ROPE_CHUNK];
 } rope_table_builder;
 
-/* cos | sin (k values each) of p*theta into cs. */
-static void rope_tables_at(rope_table_builder *tb, double p, double *cs)
+/* cos and sin (k values each, of tb->table's type) of p*theta. */
+static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *sin)
 {
     rope_cos_sin_fn *exact = tb->kern->cos_sin[ROPE_TABLE_F64];
     const npy_intp k = tb->k;
@@ -244,7 +245,7 @@ static void rope_tables_at(rope_table_builder *tb, double p, double *cs)
      * whose sin keeps the sign of a -0.0 position. */
     const int integral = __builtin_fabs(p) <= 0x1p53 && (double)(long long)p == p;
     if (tb->offsets == NULL || !integral || p == 0.0) {
-        exact(cs, cs + k, p, tb->theta, k);
+        tb->kern->cos_sin[tb->table](cos, sin, p, tb->theta, k);
         return;
     }
     const long long ip = (long long)p;
@@ -260,8 +261,8 @@ static void rope_tables_at(rope_table_builder *tb, double p, double *cs)
         exact(offset, offset + k, (double)r, tb->theta, k);
         tb->built |= 1ull << r;
     }
-    const rope_rows one = {.rows = 1, .m = k, .second = k};
-    tb->kern->rotate[0][ROPE_F64](cs, tb->anchor_cs, offset, offset + k, &one);
+    tb->kern->angle_add[tb->table](cos, sin, tb->anchor_cs, tb->anchor_cs + k, offset,
+                                   offset + k, k);
 }
 
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
@@ -281,10 +282,12 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     const int in_place = x == out && x_step == out_step && x_row == out_row &&
                          x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item;
-    const int float_tables = rope_table_item_size[rotate->dtype] == 4;
-    double t[ROPE_CHUNK], cs[2 * ROPE_CHUNK];
-    float cs32[2 * ROPE_CHUNK];
-    rope_table_builder tb = {.kern = kern, .theta = t, .k = k};
+    const npy_intp table_item = rope_table_item_size[rotate->dtype];
+    const rope_table_type table = table_item == 4 ? ROPE_TABLE_F32 : ROPE_TABLE_F64;
+    double t[ROPE_CHUNK];
+    double cs[2 * ROPE_CHUNK]; /* a position's cos then sin, float or double values */
+    char *c = (char *)cs, *s = c + k * table_item;
+    rope_table_builder tb = {.kern = kern, .table = table, .theta = t, .k = k};
     const char *tb_theta = NULL; /* whose frequencies are in t */
     int have_tables = 0;
     double last_pos = 0.0;
@@ -307,17 +310,10 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
              * its tables are still in cs. */
             if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
-                rope_tables_at(&tb, p, cs);
-                if (float_tables) { /* float16 data: float32 tables, rounded once */
-                    for (npy_intp j = 0; j < 2 * k; j++) {
-                        cs32[j] = (float)cs[j];
-                    }
-                }
+                rope_tables_at(&tb, p, c, s);
                 have_tables = 1;
                 last_pos = p;
             }
-            const void *c = float_tables ? (const void *)cs32 : (const void *)cs;
-            const void *s = float_tables ? (const void *)(cs32 + k) : (const void *)(cs + k);
             if (contiguous) {
                 const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
                                         .out_step = out_row, .table_step = 0};
@@ -331,8 +327,7 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             }
         }
         else { /* rows longer than the scratch: chunk by chunk, direct tables */
-            rope_cos_sin_fn *cos_sin = kern->cos_sin[float_tables ? ROPE_TABLE_F32
-                                                                  : ROPE_TABLE_F64];
+            rope_cos_sin_fn *cos_sin = kern->cos_sin[table];
             for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
                 const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
                 rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
