@@ -5,6 +5,10 @@ rotate: np.ufunc
 """(n),(k),(k)->(n): rotate half-split pairs (x[j], x[j + k])."""
 rotate_interleaved: np.ufunc
 """(n),(k),(k)->(n): rotate adjacent pairs (x[2j], x[2j + 1])."""
+rotate_rows: np.ufunc
+"""(r,n),(k),(k)->(r,n): rotate blocks of r rows that share one row of tables."""
+rotate_interleaved_rows: np.ufunc
+"""(r,n),(k),(k)->(r,n): rotate_rows with adjacent pairs."""
 rotate_at: np.ufunc
 """(r,n),(),(k)->(r,n): rotate blocks of r rows at one position each, tables built inside."""
 rotate_interleaved_at: np.ufunc

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _core
 from ._parallel import run_split
-from ._positions import positions_for, sequence_length
+from ._positions import positions_for, rows_sharing_positions, sequence_length
 from ._scaling import (
     ScaledFrequencies,
     canonical_name,
@@ -366,12 +366,17 @@ class Rope:
                 rotate_at(rows, positions, theta, out=rows)
                 return
         # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
-        # full tables once, streamed for each of those.
+        # full tables once, read for a few heads at a time, or streamed for each of those.
         dtype = _table_dtype(x)
         if cache:
             cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
         else:  # a thread's slice: its own positions, not worth displacing the cached tables
             cos, sin = build_tables(positions, theta, attention, dtype)
+        blocks = rows_sharing_positions(x, positions.shape)
+        if blocks is not None:  # a few heads at a time, each table row read once for them
+            rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
+            rotate(blocks, cos, sin, out=blocks)
+            return
         rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
         rotate(x, cos, sin, out=x)
 

@@ -154,6 +154,22 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     }
 }
 
+void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                           void *data)
+{
+    /* Each block is rotate's loop over r rows with table step 0: its rows share the tables,
+     * read once from memory for all of them. */
+    const npy_intp count = dimensions[0];
+    const npy_intp block_dimensions[3] = {dimensions[1], dimensions[2], dimensions[3]};
+    const npy_intp block_steps[8] = {steps[4], 0, 0, steps[8], steps[5], steps[6], steps[7],
+                                     steps[9]};
+    for (npy_intp i = 0; i < count; i++) {
+        char *block[4] = {args[0] + i * steps[0], args[1] + i * steps[1],
+                          args[2] + i * steps[2], args[3] + i * steps[3]};
+        rope_rotate_loop(block, block_dimensions, block_steps, data);
+    }
+}
+
 static double rope_read_position(const char *p, int position_type)
 {
     if (position_type == NPY_INT64) {

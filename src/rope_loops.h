@@ -35,6 +35,9 @@ void rope_set_active_kernels(const rope_kernel_table *kernels);
 /* (n),(k),(k)->(n) */
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data);
+/* (r,n),(k),(k)->(r,n): the r rows of a block share their tables (heads of a token). */
+void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                           void *data);
 /* (r,n),(),(k)->(r,n): r rows of x at one position (the heads of a token), float64
  * frequencies; each position's tables are built in the loop, once for its r rows. */
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,

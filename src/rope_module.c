@@ -1,6 +1,7 @@
 /*
  * rope_module.c: module init of rope._core. Imports NumPy, chooses the kernels for this CPU
- * once, and registers the gufuncs: rotate, rotate_interleaved and cos_sin.
+ * once, and registers the gufuncs: rotate, rotate_rows, rotate_at (each also interleaved)
+ * and cos_sin.
  */
 #define ROPE_IMPORT_NUMPY
 #include "rope_numpy.h"
@@ -32,6 +33,10 @@ static void *rope_split_data[] = {&rope_split_specs[0], &rope_split_specs[1],
                                   &rope_split_specs[2], &rope_split_specs[3]};
 static void *rope_pairs_data[] = {&rope_pairs_specs[0], &rope_pairs_specs[1],
                                   &rope_pairs_specs[2], &rope_pairs_specs[3]};
+
+/* The same loops over blocks of rows that share their tables: (r,n),(k),(k)->(r,n). */
+static PyUFuncGenericFunction rope_rotate_rows_funcs[] = {
+    rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop};
 
 /* x, one position per row, float64 frequencies -> x: the tables are built inside the loop. */
 static PyUFuncGenericFunction rope_rotate_at_funcs[] = {
@@ -106,6 +111,12 @@ static int rope_check_k(PyUFuncObject *ufunc, npy_intp n, npy_intp k, const char
 static int rope_rotate_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
 {
     return rope_check_k(ufunc, core_dim_sizes[0], core_dim_sizes[1], "cos and sin hold");
+}
+
+/* (r,n),(k),(k)->(r,n): core_dim_sizes is [r, n, k]. */
+static int rope_rotate_rows_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
+{
+    return rope_check_k(ufunc, core_dim_sizes[1], core_dim_sizes[2], "cos and sin hold");
 }
 
 /* (r,n),(),(k)->(r,n): core_dim_sizes is [r, n, k]. */
@@ -191,6 +202,51 @@ static const char rope_rotate_interleaved_doc[] =
     "True\n"
     ">>> np.round(x, 6) + 0.0\n"
     "array([ 0.,  1.,  0., -1.], dtype=float32)\n";
+
+static const char rope_rotate_rows_doc[] =
+    "rotate(x, cos[..., None, :], sin[..., None, :]) with the r rows of a block together.\n"
+    "\n"
+    "The r rows of each (r, n) block of x share one row of tables (a group of heads at one\n"
+    "position) and are rotated (half-split pairs, as ``rotate``) one block after another, so\n"
+    "the tables are read from memory once for the r rows. For a (batch, heads, seq, dim) x,\n"
+    "whose heads are far apart, view a few heads as the block (``rope.apply`` does): reading\n"
+    "the whole table once per head costs as much as the rotation.\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimensions (r, n)\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "cos, sin : array_like, core dimension k, k <= n/2\n"
+    "    cos and sin of the angle of each pair, one row per block.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np, rope\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]])  # two rows, one position\n"
+    ">>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]))\n"
+    ">>> np.round(_core.rotate_rows(x, c, s), 12) + 0.0\n"
+    "array([[ 0.,  0.,  1., -1.],\n"
+    "       [-1., -1.,  0.,  0.]])\n";
+
+static const char rope_rotate_interleaved_rows_doc[] =
+    "rotate_interleaved with the r rows of a block together; see ``rotate_rows``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np, rope\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.array([[1.0, 0.0, 0.0, 1.0]])\n"
+    ">>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]))\n"
+    ">>> np.round(_core.rotate_interleaved_rows(x, c, s), 12) + 0.0\n"
+    "array([[ 0.,  1.,  0., -1.]])\n";
 
 static const char rope_rotate_at_doc[] =
     "rotate(x, *cos_sin(pos, theta)) in one call, without materializing the tables.\n"
@@ -449,6 +505,12 @@ PyMODINIT_FUNC PyInit__core(void)
         rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 4, 3, 1,
                         "rotate_interleaved", rope_rotate_interleaved_doc, "(n),(k),(k)->(n)",
                         rope_rotate_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_split_data, rope_rotate_types, 4,
+                        3, 1, "rotate_rows", rope_rotate_rows_doc, "(r,n),(k),(k)->(r,n)",
+                        rope_rotate_rows_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_pairs_data, rope_rotate_types, 4,
+                        3, 1, "rotate_interleaved_rows", rope_rotate_interleaved_rows_doc,
+                        "(r,n),(k),(k)->(r,n)", rope_rotate_rows_core_dims) < 0 ||
         rope_add_gufunc(module, rope_rotate_at_funcs, rope_split_at_data, rope_rotate_at_types,
                         6, 3, 1, "rotate_at", rope_rotate_at_doc, "(r,n),(),(k)->(r,n)",
                         rope_rotate_at_core_dims) < 0 ||

@@ -4,6 +4,7 @@ import pytest
 
 import rope
 from rope import reference
+from rope._positions import rows_sharing_positions
 
 from conftest import random_array, tolerance
 
@@ -121,3 +122,38 @@ def test_float16_is_computed_in_float32_and_rounded_once():
     want = expected(x.astype(np.float64), np.arange(1000, 1064), 0)
     ulp = np.spacing(np.abs(want).astype(np.float16)).astype(np.float64)
     assert np.all(np.abs(got - want) <= ulp)   # within one float16 ulp of the exact result
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("heads,dim,rows", [(32, 128, 4), (6, 64, 6), (8, 256, 2), (12, 128, 4)])
+def test_heads_rotated_a_few_at_a_time(dtype, interleaved, heads, dim, rows):
+    # (batch, heads, seq, dim): apply rotates blocks of a few heads that share each table row
+    # (rotate_rows on a view). Same bits as rotating head by head with the same tables.
+    x = random_array((2, heads, 33, dim), dtype)
+    pos = np.arange(33) + 1000
+    blocks = rows_sharing_positions(x, (1, 1, 33))
+    assert blocks.shape == (2, heads // rows, 33, rows, dim)
+    assert np.shares_memory(blocks, x)
+    r = rope.Rope(dim, interleaved=interleaved)
+    cos, sin = r.tables(pos, dtype=np.float32 if dtype == np.float16 else np.float64)
+    flat = rope.rotate_interleaved if interleaved else rope.rotate
+    want = flat(x, cos, sin)
+    got = r.apply(x, pos)
+    assert got is x
+    np.testing.assert_array_equal(x, want)
+    np.testing.assert_allclose(x, expected(random_array(x.shape, dtype), pos, 2,
+                                           interleaved=interleaved),
+                               rtol=0, atol=4 * tolerance(dtype))
+
+
+def test_heads_grouped_only_where_it_helps():
+    x = random_array((2, 8, 10, 64), np.float32)
+    assert rows_sharing_positions(x, (1, 1, 10)) is not None
+    assert rows_sharing_positions(x, (2, 8, 10)) is None          # a position per vector
+    assert rows_sharing_positions(x, (2, 1, 1)) is None           # no axis before batch
+    seven = random_array((2, 7, 10, 128), np.float32)             # 7 heads: no group of 2..4
+    assert rows_sharing_positions(seven, (1, 1, 10)) is None
+    t = np.swapaxes(random_array((2, 10, 8, 64), np.float32), 1, 2)  # heads inner in memory
+    assert rows_sharing_positions(t, (1, 1, 10)) is None
+    assert rows_sharing_positions(random_array((10, 64), np.float32), (10,)) is None

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rope
-from rope import reference
+from rope import _core, reference
 
 from conftest import random_array, tolerance
 
@@ -186,3 +186,47 @@ def test_simd_level_controls():
     if "avx512" not in rope.simd_levels():
         with pytest.raises(ValueError, match="cannot run"):
             rope.set_simd_level("avx512")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("mode", ["fresh", "out=x"])
+def test_rotate_rows_is_rotate_with_shared_tables(simd_level, dtype, interleaved, mode):
+    # Blocks of 3 rows share a table row: the same kernels as rotate with the tables broadcast
+    # over the rows, so the same bits, and within the oracle's tolerance.
+    seq, n, k = 11, 44, 19                          # partial rotary, odd pair count
+    x = random_array((2, seq, 3, n), dtype)
+    theta = rope.frequencies(2 * k)
+    pos = np.arange(seq) * 13 - 40
+    cos, sin = tables(pos, theta, dtype)
+    rows, flat = (
+        (_core.rotate_interleaved_rows, rope.rotate_interleaved) if interleaved
+        else (_core.rotate_rows, rope.rotate)
+    )
+    want = flat(x, cos[:, None], sin[:, None])
+    oracle = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
+    for name, view in views(x):
+        before = view.copy()
+        got = rows(view, cos, sin) if mode == "fresh" else rows(view, cos, sin, out=view)
+        assert (got is view) == (mode == "out=x")
+        if mode == "fresh":
+            np.testing.assert_array_equal(view, before, err_msg=name)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        np.testing.assert_allclose(got, oracle, rtol=0, atol=tolerance(dtype) * 4, err_msg=name)
+
+
+def test_rotate_rows_blocks_along_any_axis():
+    # (heads, seq, dim) with the heads as the rows of a block through axes=
+    x = random_array((4, 9, 16), np.float32)
+    theta = rope.frequencies(16)
+    cos, sin = rope.cos_sin(np.arange(9), theta)
+    got = _core.rotate_rows(x, cos, sin, axes=[(0, 2), (1,), (1,), (0, 2)])
+    np.testing.assert_array_equal(got, rope.rotate(x, cos, sin))
+
+
+@pytest.mark.parametrize("ufunc", [_core.rotate_rows, _core.rotate_interleaved_rows])
+def test_rotate_rows_checks_core_dims(ufunc):
+    x = np.zeros((2, 3, 6), np.float32)
+    c = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"cos and sin hold k=4 frequencies.*n=6"):
+        ufunc(x, c, c)
