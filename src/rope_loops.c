@@ -25,8 +25,64 @@ void rope_set_active_kernels(const rope_kernel_table *kernels)
 static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 4, 8};
 static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8};
 
-/* Copy `count` elements of `item` bytes (2, 4 or 8) between runs with any byte strides,
- * including zero and negative ones. */
+/* Gathers into scratch and scatters out of it move 16 bytes (16 / item elements) per access
+ * of the scratch run. The kernel reads and writes scratch 16 bytes or more at once, and a
+ * load that spans several smaller stores still in the store buffer (or only part of a larger
+ * one, on some CPUs) cannot take its value from them: it waits until they reach the cache.
+ * Element by element, the strided-view path ran 13.6 or 22 ms for 64 MiB depending only on
+ * the code's alignment. */
+static inline __attribute__((always_inline)) void
+rope_gather(char *dst, const char *src, npy_intp src_stride, npy_intp count, const npy_intp item)
+{
+    npy_intp i = 0;
+    for (; i + 16 / item <= count; i += 16 / item) {
+        char run[16];
+        for (npy_intp j = 0; j < 16 / item; j++) {
+            memcpy(run + j * item, src + (i + j) * src_stride, (size_t)item);
+        }
+        memcpy(dst + i * item, run, 16);
+    }
+    for (; i < count; i++) {
+        memcpy(dst + i * item, src + i * src_stride, (size_t)item);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+rope_scatter(char *dst, npy_intp dst_stride, const char *src, npy_intp count, const npy_intp item)
+{
+    npy_intp i = 0;
+    for (; i + 16 / item <= count; i += 16 / item) {
+        char run[16];
+        memcpy(run, src + i * item, 16);
+        for (npy_intp j = 0; j < 16 / item; j++) {
+            memcpy(dst + (i + j) * dst_stride, run + j * item, (size_t)item);
+        }
+    }
+    for (; i < count; i++) {
+        memcpy(dst + i * dst_stride, src + i * item, (size_t)item);
+    }
+}
+
+/* Copy `count` elements of `item` bytes between runs with any byte strides, including zero
+ * and negative ones. */
+static inline __attribute__((always_inline)) void
+rope_copy_items(char *dst, npy_intp dst_stride, const char *src, npy_intp src_stride,
+                npy_intp count, const npy_intp item)
+{
+    if (dst_stride == item) {
+        rope_gather(dst, src, src_stride, count, item);
+    }
+    else if (src_stride == item) {
+        rope_scatter(dst, dst_stride, src, count, item);
+    }
+    else {
+        for (npy_intp i = 0; i < count; i++) {
+            memcpy(dst + i * dst_stride, src + i * src_stride, (size_t)item);
+        }
+    }
+}
+
+/* The same for `item` 2, 4 or 8. */
 static void rope_strided_copy(char *dst, npy_intp dst_stride, const char *src,
                               npy_intp src_stride, npy_intp count, npy_intp item)
 {
@@ -35,15 +91,9 @@ static void rope_strided_copy(char *dst, npy_intp dst_stride, const char *src,
         return;
     }
     switch (item) {
-    case 2:
-        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 2);
-        break;
-    case 4:
-        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 4);
-        break;
-    default:
-        for (npy_intp i = 0; i < count; i++) memcpy(dst + i * dst_stride, src + i * src_stride, 8);
-        break;
+    case 2: rope_copy_items(dst, dst_stride, src, src_stride, count, 2); break;
+    case 4: rope_copy_items(dst, dst_stride, src, src_stride, count, 4); break;
+    default: rope_copy_items(dst, dst_stride, src, src_stride, count, 8); break;
     }
 }
 
