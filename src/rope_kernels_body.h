@@ -217,17 +217,36 @@ ROPE_INLINE void ROPE_FN(pairs_f16_row)(void *o_, const void *x_, const void *co
 
 /* ---- many rows per call ------------------------------------------------------------------ */
 
+/* Rows with gaps between them (q of a fused qkv projection, rows of a wider array) streamed
+ * 2.5x slower than the bytes they hold on Zen 4: the hardware prefetchers do not follow them.
+ * Each row asks for the one ROPE_AHEAD rows on; (4096, 32, 128) rows of a (4096, 32, 256)
+ * array: 20.5 -> 13.6 ms, np.multiply on the same view 12.2 ms. */
+#define ROPE_AHEAD 8
+
+ROPE_INLINE void ROPE_FN(prefetch)(const void *p, ptrdiff_t bytes)
+{
+    for (ptrdiff_t b = 0; b < bytes; b += 64) {
+        __builtin_prefetch((const char *)p + b, 0, 3);
+    }
+}
+
 /* The loops hand whole runs of rows to one call (every head of a token shares its tables,
- * table_step 0): per row only a few pointer additions, not a call through the kernel table. */
+ * table_step 0): per row only a few pointer additions, not a call through the kernel table.
+ * A row's pairs span 2m values when second == m, the only case with more than one row. */
 #define ROPE_ROWS_KERNEL(name, T, TT, row_call)                                                \
     static void ROPE_FN(name)(void *out, const void *x, const void *cos, const void *sin,     \
                               const rope_rows *r)                                             \
     {                                                                                         \
+        const ptrdiff_t row_bytes = 2 * r->m * (ptrdiff_t)sizeof(T);                          \
+        const int gaps = r->x_step != row_bytes;                                              \
         for (ptrdiff_t i = 0; i < r->rows; i++) {                                             \
             T *o = (T *)((char *)out + i * r->out_step);                                      \
             const T *xi = (const T *)((const char *)x + i * r->x_step);                       \
             const TT *c = (const TT *)((const char *)cos + i * r->table_step);                \
             const TT *s = (const TT *)((const char *)sin + i * r->table_step);                \
+            if (gaps && i + ROPE_AHEAD < r->rows) {                                           \
+                ROPE_FN(prefetch)((const char *)xi + ROPE_AHEAD * r->x_step, row_bytes);      \
+            }                                                                                 \
             row_call;                                                                         \
         }                                                                                     \
     }
