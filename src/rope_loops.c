@@ -129,8 +129,9 @@ static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_r
 }
 
 /*
- * One row whose core strides are not unit: gather its tables chunk by chunk into contiguous
- * runs and rotate the chunk's pairs through scratch runs (rope_rotate_pairs_of_row).
+ * One row whose core strides are not unit: chunk by chunk, gather its tables into contiguous
+ * runs (unless they are already) and rotate the chunk's pairs through scratch runs
+ * (rope_rotate_pairs_of_row).
  */
 static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_rotate_spec *spec,
                                     char *out, const char *x, const char *cos, const char *sin,
@@ -138,14 +139,19 @@ static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_ro
                                     npy_intp cos_stride, npy_intp sin_stride)
 {
     const npy_intp table_item = rope_table_item_size[spec->dtype];
+    const int tables_contiguous = cos_stride == table_item && sin_stride == table_item;
     double c[ROPE_CHUNK], s[ROPE_CHUNK];
 
     for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
         const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
-        rope_strided_copy((char *)c, table_item, cos + j * cos_stride, cos_stride, m, table_item);
-        rope_strided_copy((char *)s, table_item, sin + j * sin_stride, sin_stride, m, table_item);
-        rope_rotate_pairs_of_row(kern, spec, out, x, (const char *)c, (const char *)s, j, m, k,
-                                 x_stride, out_stride, 0);
+        const char *cj = cos + j * cos_stride, *sj = sin + j * sin_stride;
+        if (!tables_contiguous) {
+            rope_strided_copy((char *)c, table_item, cj, cos_stride, m, table_item);
+            rope_strided_copy((char *)s, table_item, sj, sin_stride, m, table_item);
+            cj = (const char *)c;
+            sj = (const char *)s;
+        }
+        rope_rotate_pairs_of_row(kern, spec, out, x, cj, sj, j, m, k, x_stride, out_stride, 0);
     }
 }
 
