@@ -69,9 +69,16 @@ typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *the
 typedef void rope_angle_add_fn(void *cos, void *sin, const double *cos_a, const double *sin_a,
                                const double *cos_b, const double *sin_b, ptrdiff_t m);
 
+/* dst[2j] = dst[2j + 1] = src[j] for j < m, float or double: the tables of rotate_paired. */
+typedef void rope_twice_fn(void *dst, const void *src, ptrdiff_t m);
+
 typedef struct {
     const char *name;
     rope_rotate_fn *rotate[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
+    /* Interleaved too, with tables of 2m values per row, each pair's value twice:
+     * cos[2j] = cos[2j + 1] is the cos of pair j (the same for sin). Same bits as rotate[1]. */
+    rope_rotate_fn *rotate_paired[ROPE_NDTYPES];
+    rope_twice_fn *twice[ROPE_NTABLES];
     rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
     rope_angle_add_fn *angle_add[ROPE_NTABLES];
 } rope_kernel_table;

@@ -375,6 +375,10 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     double t[ROPE_CHUNK];
     double cs[2 * ROPE_CHUNK]; /* a position's cos then sin, float or double values */
     char *c = (char *)cs, *s = c + k * table_item;
+    /* Contiguous interleaved rows take the tables with each value twice (rotate_paired). */
+    const int paired = rotate->interleaved && contiguous;
+    double cs_twice[4 * ROPE_CHUNK];
+    char *c2 = (char *)cs_twice, *s2 = c2 + 2 * k * table_item;
     rope_table_builder tb = {.kern = kern, .table = table, .theta = t, .k = k};
     const char *tb_theta = NULL; /* whose frequencies are in t */
     int have_tables = 0;
@@ -402,13 +406,22 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                     rope_prefetch_start(x, nrows * x_row);
                 }
                 rope_tables_at(&tb, p, c, s);
+                if (paired) {
+                    kern->twice[table](c2, c, k);
+                    kern->twice[table](s2, s, k);
+                }
                 have_tables = 1;
                 last_pos = p;
             }
             if (contiguous) {
                 const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
                                         .out_step = out_row, .table_step = 0};
-                kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
+                if (paired) {
+                    kern->rotate_paired[rotate->dtype](out, x, c2, s2, &rows);
+                }
+                else {
+                    kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
+                }
             }
             else {
                 for (npy_intp r = 0; r < nrows; r++) {

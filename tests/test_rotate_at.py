@@ -54,10 +54,13 @@ def test_strided_partial_rotary_and_fresh_output(interleaved):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("interleaved", [False, True])
-def test_same_bits_as_the_two_pass_path(dtype, interleaved):
-    x = random_array((6, 3, 32), dtype)
+@pytest.mark.parametrize("dim", [2, 6, 14, 32, 34, 128])
+def test_same_bits_as_the_two_pass_path(simd_level, dtype, interleaved, dim):
+    # Interleaved rows here take tables with each value twice (rotate_paired kernels), the
+    # two-pass path m values per row: the same arithmetic, in vectors and in the tails.
+    x = random_array((6, 3, dim), dtype)
     pos = np.arange(6) * 1000                     # few positions: exact tables, no addition
-    theta = rope.frequencies(32)
+    theta = rope.frequencies(dim)
     cos, sin = rope.cos_sin(pos[:, None], theta,
                             dtype=np.float32 if dtype == np.float16 else np.float64)
     two_pass = (rope.rotate_interleaved if interleaved else rope.rotate)(x, cos, sin)
