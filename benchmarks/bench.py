@@ -129,13 +129,9 @@ def prefill_case(shape, seq_axis, dtype, interleaved, repeats, rng, slow_refs: b
         # rope.apply's float32 rotation: float64 tables, float64 arithmetic, rounded once.
         cos64, sin64 = _core.cos_sin(positions, theta)
         impls["gufunc, float64 tables"] = lambda: gufunc(x, cos64, sin64, out=x)
-    if hasattr(rope, "Rope"):
-        cached = rope.Rope(dim=dim, base=10000.0)
-        impls["rope.Rope (cached)"] = (
-            lambda: cached.apply(x, 0, seq_axis=seq_axis, interleaved=interleaved)
-            if "interleaved" in cached.apply.__code__.co_varnames
-            else cached.apply(x, 0, seq_axis=seq_axis)
-        )
+    # The pairing is part of a Rope's configuration (Rope.apply has no `interleaved`).
+    cached = rope.Rope(dim=dim, base=10000.0, interleaved=interleaved)
+    impls["rope.Rope (cached)"] = lambda: cached.apply(x, 0, seq_axis=seq_axis)
     if slow_refs:
         hc, hs = hf_tables(positions, theta, interleaved, dtype)
         t1, t2 = touched(shape, dtype, rng), touched(shape, dtype, rng)
