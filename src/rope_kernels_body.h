@@ -285,28 +285,23 @@ ROPE_INLINE void ROPE_FN(prefetch)(const void *p, ptrdiff_t bytes)
 #define ROPE_SPLIT(name, T, TT) \
     ROPE_ROWS_KERNEL(name, T, TT, ROPE_FN(name##_row)(o, o + r->second, xi, xi + r->second, \
                                                       c, s, r->m))
-#define ROPE_PAIRS(name, T, TT) \
-    ROPE_ROWS_KERNEL(name, T, TT, ROPE_FN(name##_row)(o, xi, c, s, r->m, 0))
-#define ROPE_PAIRED(name, T, TT) \
-    ROPE_ROWS_KERNEL(paired##name, T, TT, ROPE_FN(pairs##name##_row)(o, xi, c, s, r->m, 1))
+/* Interleaved: pairs_* with tables of m values, paired_* with each value twice. */
+#define ROPE_PAIRS(type, T, TT)                                                             \
+    ROPE_ROWS_KERNEL(pairs##type, T, TT, ROPE_FN(pairs##type##_row)(o, xi, c, s, r->m, 0))  \
+    ROPE_ROWS_KERNEL(paired##type, T, TT, ROPE_FN(pairs##type##_row)(o, xi, c, s, r->m, 1))
 
 ROPE_SPLIT(split_f16, uint16_t, float)
 ROPE_SPLIT(split_f32, float, float)
 ROPE_SPLIT(split_f32_f64, float, double)
 ROPE_SPLIT(split_f64, double, double)
-ROPE_PAIRS(pairs_f16, uint16_t, float)
-ROPE_PAIRS(pairs_f32, float, float)
-ROPE_PAIRS(pairs_f32_f64, float, double)
-ROPE_PAIRS(pairs_f64, double, double)
-ROPE_PAIRED(_f16, uint16_t, float)
-ROPE_PAIRED(_f32, float, float)
-ROPE_PAIRED(_f32_f64, float, double)
-ROPE_PAIRED(_f64, double, double)
+ROPE_PAIRS(_f16, uint16_t, float)
+ROPE_PAIRS(_f32, float, float)
+ROPE_PAIRS(_f32_f64, float, double)
+ROPE_PAIRS(_f64, double, double)
 
 #undef ROPE_ROWS_KERNEL
 #undef ROPE_SPLIT
 #undef ROPE_PAIRS
-#undef ROPE_PAIRED
 #undef ROPE_EVEN
 #undef ROPE_ODD
 
