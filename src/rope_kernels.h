@@ -61,13 +61,13 @@ typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *the
                              ptrdiff_t m);
 
 /*
- * Tables at the sum of two angles from the tables of each (m values of each, double):
+ * Tables at the sum of two angles from the tables of each (m values of each, of the type
+ * written: float or double):
  *     cos = cos_a cos_b - sin_a sin_b,  sin = sin_a cos_b + cos_a sin_b,
- * computed in double (the rotation of the pair (cos_a, sin_a) by the angle b) and written as
- * float or double, rounded once.
+ * computed in that type (the rotation of the pair (cos_a, sin_a) by the angle b).
  */
-typedef void rope_angle_add_fn(void *cos, void *sin, const double *cos_a, const double *sin_a,
-                               const double *cos_b, const double *sin_b, ptrdiff_t m);
+typedef void rope_angle_add_fn(void *cos, void *sin, const void *cos_a, const void *sin_a,
+                               const void *cos_b, const void *sin_b, ptrdiff_t m);
 
 /* dst[2j] = dst[2j + 1] = src[j] for j < m, float or double: the tables of rotate_paired. */
 typedef void rope_twice_fn(void *dst, const void *src, ptrdiff_t m);
