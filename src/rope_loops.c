@@ -347,13 +347,14 @@ static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *si
  * for the block's first 2 KiB first keeps it going. rotate_at on (4096, 32, 128) float32
  * at positions 0...4095 against one position for all: 1.11-1.21x -> 0.99-1.05x. 1 KiB or
  * 4 KiB ahead did less, 8 KiB was slower than none; building the next block's tables in
- * parts between groups of rows was slower too (the small calls cost more than the stall). */
+ * parts between groups of rows was slower too (the small calls cost more than the stall).
+ * Blocks of 2 KiB or less (float16 at 8 heads a token) are not prefetched: asking for the
+ * whole block, lines the hardware already fetches, cost them 5-10%. */
 #define ROPE_TABLE_AHEAD 2048
 
-static void rope_prefetch_start(const char *x, npy_intp bytes)
+static void rope_prefetch_start(const char *x)
 {
-    bytes = bytes < ROPE_TABLE_AHEAD ? bytes : ROPE_TABLE_AHEAD;
-    for (npy_intp b = 0; b < bytes; b += 64) {
+    for (npy_intp b = 0; b < ROPE_TABLE_AHEAD; b += 64) {
         __builtin_prefetch(x + b, 0, 3);
     }
 }
@@ -408,8 +409,9 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
              * its tables are still in cs. */
             if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
-                if (contiguous && x_row == n * item) { /* rows without gaps */
-                    rope_prefetch_start(x, nrows * x_row);
+                if (contiguous && x_row == n * item && nrows * x_row > ROPE_TABLE_AHEAD) {
+                    /* rows without gaps, more of them than the prefetch covers */
+                    rope_prefetch_start(x);
                 }
                 rope_tables_at(&tb, p, c, s);
                 if (paired) {
