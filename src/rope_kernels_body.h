@@ -408,8 +408,8 @@ static void ROPE_FN(cos_sin_f32)(void *cos_, void *sin_, double pos, const doubl
 }
 
 /* float or double tables by angle addition, in the tables' type; the same operations as the
- * rotation of that type. In 256-bit vectors, as the rows then load them: tables stored 512 bits
- * at a time and read back in halves made rotate_at 3-7% slower on Zen 4 at 8 heads a token. */
+ * rotation of that type. In 256-bit vectors, as the rows then load them: with 512-bit stores
+ * read back in halves, rotate_at at 8 heads a token took 2-4% longer on Zen 4. */
 #define ROPE_ANGLE_ADD(name, T, FMA, LANES)                                                   \
     static void ROPE_FN(name)(void *cos_, void *sin_, const void *ca_, const void *sa_,       \
                               const void *cb_, const void *sb_, ptrdiff_t m)                  \
