@@ -70,10 +70,12 @@ static inline uint16_t rope_float_to_half(float f)
 #define ROPE_LEVEL baseline
 #define ROPE_LEVEL_NAME "baseline"
 #define ROPE_HAVE_AVX2 0
+#define ROPE_HAVE_AVX512 0
 #include "rope_kernels_body.h"
 #undef ROPE_LEVEL
 #undef ROPE_LEVEL_NAME
 #undef ROPE_HAVE_AVX2
+#undef ROPE_HAVE_AVX512
 
 #if ROPE_X86
 #pragma GCC push_options
@@ -81,10 +83,12 @@ static inline uint16_t rope_float_to_half(float f)
 #define ROPE_LEVEL avx2
 #define ROPE_LEVEL_NAME "avx2"
 #define ROPE_HAVE_AVX2 1
+#define ROPE_HAVE_AVX512 0
 #include "rope_kernels_body.h"
 #undef ROPE_LEVEL
 #undef ROPE_LEVEL_NAME
 #undef ROPE_HAVE_AVX2
+#undef ROPE_HAVE_AVX512
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -92,10 +96,12 @@ static inline uint16_t rope_float_to_half(float f)
 #define ROPE_LEVEL avx512
 #define ROPE_LEVEL_NAME "avx512"
 #define ROPE_HAVE_AVX2 1
+#define ROPE_HAVE_AVX512 1
 #include "rope_kernels_body.h"
 #undef ROPE_LEVEL
 #undef ROPE_LEVEL_NAME
 #undef ROPE_HAVE_AVX2
+#undef ROPE_HAVE_AVX512
 #pragma GCC pop_options
 #endif /* ROPE_X86 */
 

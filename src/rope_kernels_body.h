@@ -306,6 +306,121 @@ ROPE_PAIRS(_f64, double, double)
 #undef ROPE_EVEN
 #undef ROPE_ODD
 
+#if ROPE_HAVE_AVX512
+/* ---- rows sharing their tables, the tables held in registers (AVX-512) ----------------------
+ *
+ * The heads of a token share one table (table_step 0). With the float64 tables of float32
+ * data reloaded from L1 for every row, rows streamed from memory on Zen 4 took 1.5-1.7x the
+ * in-place roof, though the same kernel ran in cache in about the roof's time: the loads
+ * themselves cost. Held in 16 of the 32 zmm registers (m <= 64 pairs), the tables are loaded
+ * once per call and the rows run at 1.15-1.2x the roof. The arithmetic is the one of the
+ * loaded-tables kernels, in 512-bit vectors: the same bits. Instantiated for each count of
+ * vectors nv = m / 8 (1 ... 8), so that C and S are registers, not an array in memory. */
+#define ROPE_HELD_MAX 64
+
+ROPE_INLINE void ROPE_FN(split_f32_f64_held_nv)(void *out, const void *x, const double *c,
+                                                const double *s, const rope_rows *r,
+                                                const int nv)
+{
+    __m512d C[ROPE_HELD_MAX / 8], S[ROPE_HELD_MAX / 8];
+#pragma GCC unroll 8
+    for (int i = 0; i < nv; i++) {
+        C[i] = _mm512_loadu_pd(c + 8 * i);
+        S[i] = _mm512_loadu_pd(s + 8 * i);
+    }
+    const ptrdiff_t row_bytes = 16 * (ptrdiff_t)nv * (ptrdiff_t)sizeof(float);
+    const int gaps = r->x_step != row_bytes;
+    for (ptrdiff_t row = 0; row < r->rows; row++) {
+        const float *a = (const float *)((const char *)x + row * r->x_step), *b = a + r->second;
+        float *oa = (float *)((char *)out + row * r->out_step), *ob = oa + r->second;
+        if (gaps && row + ROPE_AHEAD < r->rows) {
+            ROPE_FN(prefetch)((const char *)a + ROPE_AHEAD * r->x_step, row_bytes);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < nv; i++) {
+            const __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(a + 8 * i));
+            const __m512d x1 = _mm512_cvtps_pd(_mm256_loadu_ps(b + 8 * i));
+            const __m512d y0 = _mm512_fmsub_pd(x0, C[i], _mm512_mul_pd(x1, S[i]));
+            const __m512d y1 = _mm512_fmadd_pd(x1, C[i], _mm512_mul_pd(x0, S[i]));
+            _mm256_storeu_ps(oa + 8 * i, _mm512_cvtpd_ps(y0));
+            _mm256_storeu_ps(ob + 8 * i, _mm512_cvtpd_ps(y1));
+        }
+    }
+}
+
+/* Interleaved: as pairs_f32_f64_row, with each pair's table value spread over its two lanes
+ * by a permute of the held vector (the tables of 2m values would take all 32 registers). */
+ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const double *c,
+                                                const double *s, const rope_rows *r,
+                                                const int nv)
+{
+    __m512d C[ROPE_HELD_MAX / 8], S[ROPE_HELD_MAX / 8];
+#pragma GCC unroll 8
+    for (int i = 0; i < nv; i++) {
+        C[i] = _mm512_loadu_pd(c + 8 * i);
+        S[i] = _mm512_loadu_pd(s + 8 * i);
+    }
+    const __m512i first = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i last = _mm512_set_epi64(7, 7, 6, 6, 5, 5, 4, 4);
+    const ptrdiff_t row_bytes = 16 * (ptrdiff_t)nv * (ptrdiff_t)sizeof(float);
+    const int gaps = r->x_step != row_bytes;
+    for (ptrdiff_t row = 0; row < r->rows; row++) {
+        const float *xi = (const float *)((const char *)x + row * r->x_step);
+        float *o = (float *)((char *)out + row * r->out_step);
+        if (gaps && row + ROPE_AHEAD < r->rows) {
+            ROPE_FN(prefetch)((const char *)xi + ROPE_AHEAD * r->x_step, row_bytes);
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < nv; i++) {
+            /* Spread C[i] and S[i] anew in every row: hoisted out of the row loop, the 4 nv
+             * spread vectors no longer fit in registers and come back from the stack. */
+            __asm__("" : "+v"(C[i]), "+v"(S[i]));
+            const __m512d v0 = _mm512_cvtps_pd(_mm256_loadu_ps(xi + 16 * i));
+            const __m512d v1 = _mm512_cvtps_pd(_mm256_loadu_ps(xi + 16 * i + 8));
+            const __m512d w0 = _mm512_permute_pd(v0, 0x55), w1 = _mm512_permute_pd(v1, 0x55);
+            const __m512d c0 = _mm512_permutexvar_pd(first, C[i]);
+            const __m512d s0 = _mm512_permutexvar_pd(first, S[i]);
+            const __m512d c1 = _mm512_permutexvar_pd(last, C[i]);
+            const __m512d s1 = _mm512_permutexvar_pd(last, S[i]);
+            _mm256_storeu_ps(o + 16 * i,
+                             _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v0, c0, _mm512_mul_pd(w0, s0))));
+            _mm256_storeu_ps(o + 16 * i + 8,
+                             _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v1, c1, _mm512_mul_pd(w1, s1))));
+        }
+    }
+}
+
+/* The rows kernels of this level for float32 data: held tables where they fit, else the
+ * loaded-tables kernels above. */
+#define ROPE_HELD_KERNEL(name)                                                                \
+    static void ROPE_FN(name##_held)(void *out, const void *x, const void *cos,               \
+                                     const void *sin, const rope_rows *r)                     \
+    {                                                                                         \
+        if (r->table_step != 0 || r->m % 8 != 0 || r->m > ROPE_HELD_MAX) {                    \
+            ROPE_FN(name)(out, x, cos, sin, r);                                               \
+            return;                                                                           \
+        }                                                                                     \
+        switch (r->m / 8) {                                                                   \
+        case 1: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 1); break;                       \
+        case 2: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 2); break;                       \
+        case 3: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 3); break;                       \
+        case 4: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 4); break;                       \
+        case 5: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 5); break;                       \
+        case 6: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 6); break;                       \
+        case 7: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 7); break;                       \
+        default: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 8); break;                      \
+        }                                                                                     \
+    }
+ROPE_HELD_KERNEL(split_f32_f64)
+ROPE_HELD_KERNEL(pairs_f32_f64)
+#undef ROPE_HELD_KERNEL
+#define ROPE_ROWS_F32_F64(name) ROPE_FN(name##_held)
+#define ROPE_HELD_PAIRS_F32_F64 ROPE_HELD_MAX
+#else
+#define ROPE_ROWS_F32_F64(name) ROPE_FN(name)
+#define ROPE_HELD_PAIRS_F32_F64 0
+#endif
+
 /* ---- cos/sin tables: exact angle, reduced modulo 2 pi in double-double ---------------------- */
 
 /* hi + lo == a * b exactly (barring overflow). */
@@ -428,15 +543,16 @@ ROPE_ANGLE_ADD(angle_add_f64, double, __builtin_fma, 4)
 
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
-    .rotate = {{ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_FN(split_f32_f64),
+    .rotate = {{ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_ROWS_F32_F64(split_f32_f64),
                 ROPE_FN(split_f64)},
-               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_FN(pairs_f32_f64),
+               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_ROWS_F32_F64(pairs_f32_f64),
                 ROPE_FN(pairs_f64)}},
     .rotate_paired = {ROPE_FN(paired_f16), ROPE_FN(paired_f32), ROPE_FN(paired_f32_f64),
                       ROPE_FN(paired_f64)},
     .twice = {ROPE_FN(twice_f32), ROPE_FN(twice_f64)},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
     .angle_add = {ROPE_FN(angle_add_f32), ROPE_FN(angle_add_f64)},
+    .held_pairs = {0, 0, ROPE_HELD_PAIRS_F32_F64, 0},
 };
 
 #undef ROPE_CAT2
@@ -445,3 +561,6 @@ static const rope_kernel_table ROPE_FN(kernels) = {
 #undef ROPE_INLINE
 #undef ROPE_ROT_A
 #undef ROPE_ROT_B
+#undef ROPE_ROWS_F32_F64
+#undef ROPE_HELD_PAIRS_F32_F64
+#undef ROPE_HELD_MAX

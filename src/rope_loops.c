@@ -381,8 +381,10 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     double t[ROPE_CHUNK];
     double cs[2 * ROPE_CHUNK]; /* a position's cos then sin, float or double values */
     char *c = (char *)cs, *s = c + k * table_item;
-    /* Contiguous interleaved rows take the tables with each value twice (rotate_paired). */
-    const int paired = rotate->interleaved && contiguous;
+    /* Contiguous interleaved rows take the tables with each value twice (rotate_paired),
+     * unless the kernel holds them in registers. */
+    const int paired = rotate->interleaved && contiguous &&
+                       !rope_tables_held(kern, rotate->dtype, k);
     double cs_twice[4 * ROPE_CHUNK];
     char *c2 = (char *)cs_twice, *s2 = c2 + 2 * k * table_item;
     rope_table_builder tb = {.kern = kern, .table = table, .table_item = table_item,

@@ -195,3 +195,39 @@ def test_decode_fast_path_matches_general_path(interleaved, shape, seq_axis):
     r.apply(a, 70000, seq_axis=seq_axis)
     r.apply(b, np.array([70000]), seq_axis=seq_axis)
     np.testing.assert_array_equal(a, b)
+
+
+FMA_LEVELS = [level for level in ("avx2", "avx512") if level in rope.simd_levels()]
+
+
+@pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs AVX2 and AVX-512")
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("dim", [16, 48, 64, 96, 112, 128, 136, 144, 256])
+@pytest.mark.parametrize("layout", ["contiguous", "rows with gaps"])
+def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
+    # AVX2 and AVX-512 compute the same fused operations in other vector widths (and AVX-512
+    # holds shared tables in registers for up to 64 pairs): the same bits, for every count of
+    # vectors, past the held limit, and for rows with gaps (prefetched) as well.
+    x = (random_array((40, 4, dim), dtype) if layout == "contiguous"
+         else random_array((40, 4, 2 * dim), dtype)[..., :dim])
+    pos = np.arange(40) * 7919 + 3                # angle addition from the exact anchors too
+    theta = rope.frequencies(dim)
+    cos, sin = rope.cos_sin(pos[:, None], theta,
+                            dtype=np.float32 if dtype == np.float16 else np.float64)
+    results = []
+    before = rope.simd_level()
+    try:
+        for level in FMA_LEVELS:
+            rope.set_simd_level(level)
+            at = gufunc(interleaved)(x, pos, theta)
+            rows = (_core.rotate_interleaved_rows if interleaved else _core.rotate_rows)(
+                x, cos, sin)
+            results.append((at, rows))
+    finally:
+        rope.set_simd_level(before)
+    (at2, rows2), (at512, rows512) = results
+    np.testing.assert_array_equal(at512, at2)
+    np.testing.assert_array_equal(rows512, rows2)
+    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
+    np.testing.assert_allclose(at512, expected, rtol=0, atol=tolerance(dtype) * 8)
