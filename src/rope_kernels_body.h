@@ -50,6 +50,14 @@ ROPE_INLINE __m256 ROPE_FN(each_twice)(const float *t)
                                     _mm256_set_epi32(3, 3, 2, 2, 1, 1, 0, 0));
 }
 #endif
+#if ROPE_HAVE_AVX512
+ROPE_INLINE __m512 ROPE_FN(each_twice16)(const float *t)
+{
+    return _mm512_permutexvar_ps(
+        _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
+        _mm512_castps256_ps512(_mm256_loadu_ps(t)));
+}
+#endif
 
 ROPE_INLINE void ROPE_FN(split_f32_row)(void *oa_, void *ob_, const void *a_, const void *b_,
                                    const void *cos_, const void *sin_, ptrdiff_t m)
@@ -188,6 +196,17 @@ ROPE_INLINE void ROPE_FN(split_f16_row)(void *oa_, void *ob_, const void *a_, co
     const uint16_t *a = a_, *b = b_;
     const float *c = cos_, *s = sin_;
     ptrdiff_t j = 0;
+#if ROPE_HAVE_AVX512
+    for (; j + 16 <= m; j += 16) {
+        const __m512 x0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + j)));
+        const __m512 x1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + j)));
+        const __m512 vc = _mm512_loadu_ps(c + j), vs = _mm512_loadu_ps(s + j);
+        const __m512 y0 = _mm512_fmsub_ps(x0, vc, _mm512_mul_ps(x1, vs));
+        const __m512 y1 = _mm512_fmadd_ps(x1, vc, _mm512_mul_ps(x0, vs));
+        _mm256_storeu_si256((__m256i *)(oa + j), _mm512_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_si256((__m256i *)(ob + j), _mm512_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT));
+    }
+#endif
 #if ROPE_HAVE_AVX2
     for (; j + 8 <= m; j += 8) {
         const __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + j)));
@@ -213,6 +232,16 @@ ROPE_INLINE void ROPE_FN(pairs_f16_row)(void *o_, const void *x_, const void *co
     const uint16_t *x = x_;
     const float *c = cos_, *s = sin_;
     ptrdiff_t j = 0;
+#if ROPE_HAVE_AVX512
+    for (; j + 8 <= m; j += 8) {
+        const __m512 cc = paired ? _mm512_loadu_ps(c + 2 * j) : ROPE_FN(each_twice16)(c + j);
+        const __m512 ss = paired ? _mm512_loadu_ps(s + 2 * j) : ROPE_FN(each_twice16)(s + j);
+        const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 2 * j)));
+        const __m512 w = _mm512_permute_ps(v, 0xB1);
+        const __m512 y = _mm512_fmaddsub_ps(v, cc, _mm512_mul_ps(w, ss));
+        _mm256_storeu_si256((__m256i *)(o + 2 * j), _mm512_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT));
+    }
+#endif
 #if ROPE_HAVE_AVX2
     for (; j + 4 <= m; j += 4) {
         const __m256 cc = paired ? _mm256_loadu_ps(c + 2 * j) : ROPE_FN(each_twice)(c + j);
@@ -312,112 +341,145 @@ ROPE_PAIRS(_f64, double, double)
  * The heads of a token share one table (table_step 0). With the float64 tables of float32
  * data reloaded from L1 for every row, rows streamed from memory on Zen 4 took 1.5-1.7x the
  * in-place roof, though the same kernel ran in cache in about the roof's time: the loads
- * themselves cost. Held in 16 of the 32 zmm registers (m <= 64 pairs), the tables are loaded
- * once per call and the rows run at 1.15-1.2x the roof. The arithmetic is the one of the
- * loaded-tables kernels, in 512-bit vectors: the same bits. Instantiated for each count of
- * vectors nv = m / 8 (1 ... 8), so that C and S are registers, not an array in memory. */
-#define ROPE_HELD_MAX 64
+ * themselves cost. Held in at most 16 of the 32 zmm registers, the tables are loaded once per
+ * call and the rows run at 1.15-1.2x the roof (Sapphire Rapids: 18-23% less time). Each
+ * kernel is the arithmetic of the loaded-tables kernel of its type in 512-bit vectors: the
+ * same bits. Instantiated for each count nv (1 ... ROPE_HELD_VECTORS) of vectors of a table,
+ * so that C and S are registers, not arrays in memory. */
+#define ROPE_HELD_VECTORS 8
 
+#define ROPE_HELD_TABLES(V, load)                                                             \
+    V C[ROPE_HELD_VECTORS], S[ROPE_HELD_VECTORS];                                             \
+    _Pragma("GCC unroll 8") for (int i = 0; i < nv; i++)                                      \
+    {                                                                                         \
+        C[i] = load(c + 64 / (int)sizeof(*c) * i); /* 64 bytes a vector */                    \
+        S[i] = load(s + 64 / (int)sizeof(*c) * i);                                            \
+    }
+
+/* The loop over rows; `row_bytes` is what one row holds; the body (the arguments after it)
+ * rotates vector i of the row from xr into o. */
+#define ROPE_HELD_ROWS(T, row_bytes, ...)                                                     \
+    const int gaps = r->x_step != (row_bytes);                                                \
+    for (ptrdiff_t row = 0; row < r->rows; row++) {                                           \
+        const T *xr = (const T *)((const char *)x + row * r->x_step);                         \
+        T *o = (T *)((char *)out + row * r->out_step);                                        \
+        if (gaps && row + ROPE_AHEAD < r->rows) {                                             \
+            ROPE_FN(prefetch)((const char *)xr + ROPE_AHEAD * r->x_step, (row_bytes));        \
+        }                                                                                     \
+        _Pragma("GCC unroll 8") for (int i = 0; i < nv; i++) { __VA_ARGS__ }                  \
+    }
+
+/* float32 data, float64 tables: 8 pairs a vector. */
 ROPE_INLINE void ROPE_FN(split_f32_f64_held_nv)(void *out, const void *x, const double *c,
                                                 const double *s, const rope_rows *r,
                                                 const int nv)
 {
-    __m512d C[ROPE_HELD_MAX / 8], S[ROPE_HELD_MAX / 8];
-#pragma GCC unroll 8
-    for (int i = 0; i < nv; i++) {
-        C[i] = _mm512_loadu_pd(c + 8 * i);
-        S[i] = _mm512_loadu_pd(s + 8 * i);
-    }
-    const ptrdiff_t row_bytes = 16 * (ptrdiff_t)nv * (ptrdiff_t)sizeof(float);
-    const int gaps = r->x_step != row_bytes;
-    for (ptrdiff_t row = 0; row < r->rows; row++) {
-        const float *a = (const float *)((const char *)x + row * r->x_step), *b = a + r->second;
-        float *oa = (float *)((char *)out + row * r->out_step), *ob = oa + r->second;
-        if (gaps && row + ROPE_AHEAD < r->rows) {
-            ROPE_FN(prefetch)((const char *)a + ROPE_AHEAD * r->x_step, row_bytes);
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < nv; i++) {
-            const __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(a + 8 * i));
-            const __m512d x1 = _mm512_cvtps_pd(_mm256_loadu_ps(b + 8 * i));
-            const __m512d y0 = _mm512_fmsub_pd(x0, C[i], _mm512_mul_pd(x1, S[i]));
-            const __m512d y1 = _mm512_fmadd_pd(x1, C[i], _mm512_mul_pd(x0, S[i]));
-            _mm256_storeu_ps(oa + 8 * i, _mm512_cvtpd_ps(y0));
-            _mm256_storeu_ps(ob + 8 * i, _mm512_cvtpd_ps(y1));
-        }
-    }
+    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd)
+    ROPE_HELD_ROWS(float, 16 * nv * (ptrdiff_t)sizeof(float), {
+        const __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 8 * i));
+        const __m512d x1 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + r->second + 8 * i));
+        const __m512d y0 = _mm512_fmsub_pd(x0, C[i], _mm512_mul_pd(x1, S[i]));
+        const __m512d y1 = _mm512_fmadd_pd(x1, C[i], _mm512_mul_pd(x0, S[i]));
+        _mm256_storeu_ps(o + 8 * i, _mm512_cvtpd_ps(y0));
+        _mm256_storeu_ps(o + r->second + 8 * i, _mm512_cvtpd_ps(y1));
+    })
 }
 
 /* Interleaved: as pairs_f32_f64_row, with each pair's table value spread over its two lanes
- * by a permute of the held vector (the tables of 2m values would take all 32 registers). */
+ * by a permute of the held vector (tables of 2m doubles would take all 32 registers). */
 ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const double *c,
                                                 const double *s, const rope_rows *r,
                                                 const int nv)
 {
-    __m512d C[ROPE_HELD_MAX / 8], S[ROPE_HELD_MAX / 8];
-#pragma GCC unroll 8
-    for (int i = 0; i < nv; i++) {
-        C[i] = _mm512_loadu_pd(c + 8 * i);
-        S[i] = _mm512_loadu_pd(s + 8 * i);
-    }
     const __m512i first = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
     const __m512i last = _mm512_set_epi64(7, 7, 6, 6, 5, 5, 4, 4);
-    const ptrdiff_t row_bytes = 16 * (ptrdiff_t)nv * (ptrdiff_t)sizeof(float);
-    const int gaps = r->x_step != row_bytes;
-    for (ptrdiff_t row = 0; row < r->rows; row++) {
-        const float *xi = (const float *)((const char *)x + row * r->x_step);
-        float *o = (float *)((char *)out + row * r->out_step);
-        if (gaps && row + ROPE_AHEAD < r->rows) {
-            ROPE_FN(prefetch)((const char *)xi + ROPE_AHEAD * r->x_step, row_bytes);
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < nv; i++) {
-            /* Spread C[i] and S[i] anew in every row: hoisted out of the row loop, the 4 nv
-             * spread vectors no longer fit in registers and come back from the stack. */
-            __asm__("" : "+v"(C[i]), "+v"(S[i]));
-            const __m512d v0 = _mm512_cvtps_pd(_mm256_loadu_ps(xi + 16 * i));
-            const __m512d v1 = _mm512_cvtps_pd(_mm256_loadu_ps(xi + 16 * i + 8));
-            const __m512d w0 = _mm512_permute_pd(v0, 0x55), w1 = _mm512_permute_pd(v1, 0x55);
-            const __m512d c0 = _mm512_permutexvar_pd(first, C[i]);
-            const __m512d s0 = _mm512_permutexvar_pd(first, S[i]);
-            const __m512d c1 = _mm512_permutexvar_pd(last, C[i]);
-            const __m512d s1 = _mm512_permutexvar_pd(last, S[i]);
-            _mm256_storeu_ps(o + 16 * i,
-                             _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v0, c0, _mm512_mul_pd(w0, s0))));
-            _mm256_storeu_ps(o + 16 * i + 8,
-                             _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v1, c1, _mm512_mul_pd(w1, s1))));
-        }
-    }
+    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd)
+    ROPE_HELD_ROWS(float, 16 * nv * (ptrdiff_t)sizeof(float), {
+        /* Spread C[i] and S[i] anew in every row: hoisted out of the row loop, the 4 nv
+         * spread vectors no longer fit in registers and come back from the stack. */
+        __asm__("" : "+v"(C[i]), "+v"(S[i]));
+        const __m512d v0 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 16 * i));
+        const __m512d v1 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 16 * i + 8));
+        const __m512d w0 = _mm512_permute_pd(v0, 0x55), w1 = _mm512_permute_pd(v1, 0x55);
+        const __m512d c0 = _mm512_permutexvar_pd(first, C[i]);
+        const __m512d s0 = _mm512_permutexvar_pd(first, S[i]);
+        const __m512d c1 = _mm512_permutexvar_pd(last, C[i]);
+        const __m512d s1 = _mm512_permutexvar_pd(last, S[i]);
+        _mm256_storeu_ps(o + 16 * i,
+                         _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v0, c0, _mm512_mul_pd(w0, s0))));
+        _mm256_storeu_ps(o + 16 * i + 8,
+                         _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v1, c1, _mm512_mul_pd(w1, s1))));
+    })
 }
 
-/* The rows kernels of this level for float32 data: held tables where they fit, else the
- * loaded-tables kernels above. */
-#define ROPE_HELD_KERNEL(name)                                                                \
+/* float16 data, float32 tables: 16 pairs a vector. */
+ROPE_INLINE void ROPE_FN(split_f16_held_nv)(void *out, const void *x, const float *c,
+                                            const float *s, const rope_rows *r, const int nv)
+{
+    ROPE_HELD_TABLES(__m512, _mm512_loadu_ps)
+    ROPE_HELD_ROWS(uint16_t, 32 * nv * (ptrdiff_t)sizeof(uint16_t), {
+        const __m512 x0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xr + 16 * i)));
+        const __m512 x1 =
+            _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xr + r->second + 16 * i)));
+        const __m512 y0 = _mm512_fmsub_ps(x0, C[i], _mm512_mul_ps(x1, S[i]));
+        const __m512 y1 = _mm512_fmadd_ps(x1, C[i], _mm512_mul_ps(x0, S[i]));
+        _mm256_storeu_si256((__m256i *)(o + 16 * i),
+                            _mm512_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT));
+        _mm256_storeu_si256((__m256i *)(o + r->second + 16 * i),
+                            _mm512_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT));
+    })
+}
+
+/* Interleaved, tables with each value twice (rotate_paired): 8 pairs a vector, as x loads. */
+ROPE_INLINE void ROPE_FN(paired_f16_held_nv)(void *out, const void *x, const float *c,
+                                             const float *s, const rope_rows *r, const int nv)
+{
+    ROPE_HELD_TABLES(__m512, _mm512_loadu_ps)
+    ROPE_HELD_ROWS(uint16_t, 16 * nv * (ptrdiff_t)sizeof(uint16_t), {
+        const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xr + 16 * i)));
+        const __m512 w = _mm512_permute_ps(v, 0xB1);
+        const __m512 y = _mm512_fmaddsub_ps(v, C[i], _mm512_mul_ps(w, S[i]));
+        _mm256_storeu_si256((__m256i *)(o + 16 * i),
+                            _mm512_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT));
+    })
+}
+#undef ROPE_HELD_TABLES
+#undef ROPE_HELD_ROWS
+
+/* A rows kernel that holds the tables where they fit (rows sharing them, m a multiple of the
+ * pairs a vector, at most ROPE_HELD_VECTORS vectors) and is the loaded-tables kernel else. */
+#define ROPE_HELD_KERNEL(name, TT, pairs_a_vector)                                            \
     static void ROPE_FN(name##_held)(void *out, const void *x, const void *cos,               \
                                      const void *sin, const rope_rows *r)                     \
     {                                                                                         \
-        if (r->table_step != 0 || r->m % 8 != 0 || r->m > ROPE_HELD_MAX) {                    \
+        const TT *c = cos, *s = sin;                                                          \
+        if (r->table_step != 0 || r->m % (pairs_a_vector) != 0 ||                             \
+            r->m > ROPE_HELD_VECTORS * (pairs_a_vector)) {                                    \
             ROPE_FN(name)(out, x, cos, sin, r);                                               \
             return;                                                                           \
         }                                                                                     \
-        switch (r->m / 8) {                                                                   \
-        case 1: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 1); break;                       \
-        case 2: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 2); break;                       \
-        case 3: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 3); break;                       \
-        case 4: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 4); break;                       \
-        case 5: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 5); break;                       \
-        case 6: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 6); break;                       \
-        case 7: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 7); break;                       \
-        default: ROPE_FN(name##_held_nv)(out, x, cos, sin, r, 8); break;                      \
+        switch (r->m / (pairs_a_vector)) {                                                    \
+        case 1: ROPE_FN(name##_held_nv)(out, x, c, s, r, 1); break;                           \
+        case 2: ROPE_FN(name##_held_nv)(out, x, c, s, r, 2); break;                           \
+        case 3: ROPE_FN(name##_held_nv)(out, x, c, s, r, 3); break;                           \
+        case 4: ROPE_FN(name##_held_nv)(out, x, c, s, r, 4); break;                           \
+        case 5: ROPE_FN(name##_held_nv)(out, x, c, s, r, 5); break;                           \
+        case 6: ROPE_FN(name##_held_nv)(out, x, c, s, r, 6); break;                           \
+        case 7: ROPE_FN(name##_held_nv)(out, x, c, s, r, 7); break;                           \
+        default: ROPE_FN(name##_held_nv)(out, x, c, s, r, 8); break;                          \
         }                                                                                     \
     }
-ROPE_HELD_KERNEL(split_f32_f64)
-ROPE_HELD_KERNEL(pairs_f32_f64)
+ROPE_HELD_KERNEL(split_f32_f64, double, 8)
+ROPE_HELD_KERNEL(pairs_f32_f64, double, 8)
+ROPE_HELD_KERNEL(split_f16, float, 16)
+ROPE_HELD_KERNEL(paired_f16, float, 8)
 #undef ROPE_HELD_KERNEL
-#define ROPE_ROWS_F32_F64(name) ROPE_FN(name##_held)
-#define ROPE_HELD_PAIRS_F32_F64 ROPE_HELD_MAX
+#define ROPE_ROWS(name) ROPE_FN(name##_held)
+/* rotate[1][ROPE_F32_F64] holds tables of m values for up to 64 pairs; float16's interleaved
+ * rows hold tables with each value twice, so rotate_at keeps building those for them. */
+#define ROPE_HELD_PAIRS_F32_F64 (ROPE_HELD_VECTORS * 8)
 #else
-#define ROPE_ROWS_F32_F64(name) ROPE_FN(name)
+#define ROPE_ROWS(name) ROPE_FN(name)
 #define ROPE_HELD_PAIRS_F32_F64 0
 #endif
 
@@ -543,11 +605,11 @@ ROPE_ANGLE_ADD(angle_add_f64, double, __builtin_fma, 4)
 
 static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
-    .rotate = {{ROPE_FN(split_f16), ROPE_FN(split_f32), ROPE_ROWS_F32_F64(split_f32_f64),
+    .rotate = {{ROPE_ROWS(split_f16), ROPE_FN(split_f32), ROPE_ROWS(split_f32_f64),
                 ROPE_FN(split_f64)},
-               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_ROWS_F32_F64(pairs_f32_f64),
+               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_ROWS(pairs_f32_f64),
                 ROPE_FN(pairs_f64)}},
-    .rotate_paired = {ROPE_FN(paired_f16), ROPE_FN(paired_f32), ROPE_FN(paired_f32_f64),
+    .rotate_paired = {ROPE_ROWS(paired_f16), ROPE_FN(paired_f32), ROPE_FN(paired_f32_f64),
                       ROPE_FN(paired_f64)},
     .twice = {ROPE_FN(twice_f32), ROPE_FN(twice_f64)},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
@@ -561,6 +623,6 @@ static const rope_kernel_table ROPE_FN(kernels) = {
 #undef ROPE_INLINE
 #undef ROPE_ROT_A
 #undef ROPE_ROT_B
-#undef ROPE_ROWS_F32_F64
+#undef ROPE_ROWS
 #undef ROPE_HELD_PAIRS_F32_F64
-#undef ROPE_HELD_MAX
+#undef ROPE_HELD_VECTORS

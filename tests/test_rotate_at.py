@@ -203,7 +203,7 @@ FMA_LEVELS = [level for level in ("avx2", "avx512") if level in rope.simd_levels
 @pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs AVX2 and AVX-512")
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 @pytest.mark.parametrize("interleaved", [False, True])
-@pytest.mark.parametrize("dim", [16, 48, 64, 96, 112, 128, 136, 144, 256])
+@pytest.mark.parametrize("dim", [16, 32, 48, 64, 96, 112, 128, 136, 144, 160, 192, 224, 256])
 @pytest.mark.parametrize("layout", ["contiguous", "rows with gaps"])
 def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
     # AVX2 and AVX-512 compute the same fused operations in other vector widths (and AVX-512
