@@ -4,13 +4,15 @@
     python benchmarks/bench.py --quick    # one shape per dtype, fewer cases
 
 Prints one table: case, implementation, min and median ms, GB/s (bytes read + written, at the
-min time) and the ratio to the roof measured in the same run (min to min, median to median).
+min time) and the ratio to the roof measured in the same run: min to min, median to median,
+and the median of the ratios within each repeat ("paired", the steadiest of the three where the
+machine's memory speed drifts while the case runs).
 Rotating in place reads and writes every element once, so the roof is the faster of
 ``np.copyto`` of the same bytes into a pre-touched buffer and an in-place ``np.multiply``.
 
 Every buffer is written once before timing (a first touch of fresh pages costs more than the
 rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
-r + 1), and each is timed at least 7 times. Timings on a shared machine are noisy: compare the
+r + 1), and each is timed at least 7 times (11 by default). Timings on a shared machine are noisy: compare the
 ratios, not the milliseconds.
 """
 from __future__ import annotations
@@ -40,25 +42,35 @@ ROWS: list[tuple[str, str, float, float, float, str]] = []
 
 
 def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
-    """min and median seconds per call of each implementation, run interleaved."""
+    """Seconds per call of each implementation, one sample per repeat, run interleaved: repeat
+    r times each implementation once, in turn (forward on even repeats, backward on odd ones,
+    so that no implementation always follows the same neighbour)."""
     samples = {name: [] for name in impls}
     for fn in impls.values():  # warm-up: imports, caches, lazily built tables
         fn()
-    for _ in range(repeats):
-        for name, fn in impls.items():
+    names = list(impls)
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else reversed(names):
+            fn = impls[name]
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
             samples[name].append((time.perf_counter() - start) / calls)
-    return {name: (min(s), float(np.median(s))) for name, s in samples.items()}
+    return {name: np.array(s) for name, s in samples.items()}
 
 
-def report(case: str, results: dict, nbytes: int, roof_names: tuple[str, ...]) -> None:
-    """Add a case's rows to the table; the roof is the fastest (by median) of `roof_names`."""
-    roof = min((results[n] for n in roof_names), key=lambda t: t[1])
-    for name, (lo, med) in results.items():
-        ratio = f"{lo / roof[0]:5.2f} {med / roof[1]:5.2f}"
-        ROWS.append((case, name, lo * 1e3, med * 1e3, 2 * nbytes / lo / 1e9, ratio))
+def report(case: str, samples: dict, nbytes: int, roof_names: tuple[str, ...]) -> None:
+    """Add a case's rows to the table; the roof is the fastest (by median) of `roof_names`.
+
+    Besides min to min and median to median, the median of the per-repeat ratios: this
+    machine's memory speed drifts by up to 3x over a few seconds, and only the roof measured
+    in the same repeat, a few milliseconds away, saw the same machine."""
+    roof = min((samples[n] for n in roof_names), key=np.median)
+    for name, s in samples.items():
+        ratio = (f"{s.min() / roof.min():5.2f} {np.median(s) / np.median(roof):5.2f} "
+                 f"{np.median(s / roof):5.2f}")
+        ROWS.append((case, name, s.min() * 1e3, np.median(s) * 1e3, 2 * nbytes / s.min() / 1e9,
+                     ratio))
 
 
 def touched(shape, dtype, rng) -> np.ndarray:
@@ -182,7 +194,7 @@ def table_share_case(shape, seq_axis, repeats, rng) -> None:
     }
     results = timed(impls, repeats)
     report(f"float32 {shape} tables", results, x.nbytes, ("roof np.copyto",))
-    share = 1 - results["same loop, tables built once"][1] / results["rope.apply"][1]
+    share = 1 - np.median(results["same loop, tables built once"] / results["rope.apply"])
     ROWS.append((f"float32 {shape} tables", "tables / rope.apply", 0, 0, 0, f"{share:5.1%}"))
 
 
@@ -207,8 +219,8 @@ def strided_case(shape, seq_axis, repeats, rng) -> None:
     report(f"float32 {shape} strided", results, contiguous.nbytes,
            ("roof np.multiply contiguous",))
     for kind in ("strided view", "outer-strided"):
-        ratio = results[f"rope.apply {kind}"][1] / results["rope.apply contiguous"][1]
-        own = results[f"rope.apply {kind}"][1] / results[f"roof np.multiply {kind}"][1]
+        ratio = np.median(results[f"rope.apply {kind}"] / results["rope.apply contiguous"])
+        own = np.median(results[f"rope.apply {kind}"] / results[f"roof np.multiply {kind}"])
         ROWS.append((f"float32 {shape} strided", f"{kind} / contiguous", 0, 0, 0,
                      f"{ratio:5.2f}  (its own roof x {own:.2f})"))
 
@@ -267,7 +279,7 @@ def cpu_name() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one shape per dtype, fewer cases")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
+    parser.add_argument("--repeats", type=int, default=11, help="timed runs per implementation")
     args = parser.parse_args()
     repeats = max(args.repeats, 7)
     rng = np.random.default_rng(0)
@@ -295,7 +307,7 @@ def main() -> None:
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
           f"(of {', '.join(rope.simd_levels())}); {repeats} repeats")
     print(f"{'case':<34} {'implementation':<28} {'min ms':>8} {'med ms':>8} {'GB/s':>6}  "
-          f"{'roof x (min med)'}")
+          f"{'roof x (min med paired)'}")
     for case, name, lo, med, gbs, ratio in ROWS:
         if lo == 0:
             print(f"{case:<34} {name:<28} {'':>8} {'':>8} {'':>6}  {ratio}")
