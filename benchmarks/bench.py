@@ -12,8 +12,8 @@ Rotating in place reads and writes every element once, so the roof is the faster
 
 Every buffer is written once before timing (a first touch of fresh pages costs more than the
 rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
-r + 1), and each is timed at least 7 times (11 by default). Timings on a shared machine are noisy: compare the
-ratios, not the milliseconds.
+r + 1), and each is timed at least 7 times (11 by default). Timings on a shared machine are
+noisy: compare the ratios, not the milliseconds.
 """
 from __future__ import annotations
 
