@@ -81,9 +81,9 @@ typedef struct {
     rope_twice_fn *twice[ROPE_NTABLES];
     rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
     rope_angle_add_fn *angle_add[ROPE_NTABLES];
-    /* rotate[*][dtype] holds the tables of rows that share them (table_step 0) in registers
-     * when m is a multiple of 8 and at most held_pairs[dtype] (0: never). Interleaved rows are
-     * then faster with tables of m values than with rotate_paired's 2m. */
+    /* rotate[1][dtype] holds the tables of interleaved rows that share them (table_step 0)
+     * in registers when m is a multiple of 8 and at most held_pairs[dtype] (0: never). Those
+     * rows are then faster with tables of m values than with rotate_paired's 2m. */
     ptrdiff_t held_pairs[ROPE_NDTYPES];
 } rope_kernel_table;
 

@@ -348,12 +348,13 @@ ROPE_PAIRS(_f64, double, double)
  * so that C and S are registers, not arrays in memory. */
 #define ROPE_HELD_VECTORS 8
 
-#define ROPE_HELD_TABLES(V, load)                                                             \
+/* Vector i of the held tables is load(c + step * i), likewise for s. */
+#define ROPE_HELD_TABLES(V, load, step)                                                       \
     V C[ROPE_HELD_VECTORS], S[ROPE_HELD_VECTORS];                                             \
     _Pragma("GCC unroll 8") for (int i = 0; i < nv; i++)                                      \
     {                                                                                         \
-        C[i] = load(c + 64 / (int)sizeof(*c) * i); /* 64 bytes a vector */                    \
-        S[i] = load(s + 64 / (int)sizeof(*c) * i);                                            \
+        C[i] = load(c + (step) * i);                                                          \
+        S[i] = load(s + (step) * i);                                                          \
     }
 
 /* The loop over rows; `row_bytes` is what one row holds; the body (the arguments after it)
@@ -374,7 +375,7 @@ ROPE_INLINE void ROPE_FN(split_f32_f64_held_nv)(void *out, const void *x, const 
                                                 const double *s, const rope_rows *r,
                                                 const int nv)
 {
-    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd)
+    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd, 8)
     ROPE_HELD_ROWS(float, 16 * nv * (ptrdiff_t)sizeof(float), {
         const __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 8 * i));
         const __m512d x1 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + r->second + 8 * i));
@@ -393,7 +394,7 @@ ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const 
 {
     const __m512i first = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
     const __m512i last = _mm512_set_epi64(7, 7, 6, 6, 5, 5, 4, 4);
-    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd)
+    ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd, 8)
     ROPE_HELD_ROWS(float, 16 * nv * (ptrdiff_t)sizeof(float), {
         /* Spread C[i] and S[i] anew in every row: hoisted out of the row loop, the 4 nv
          * spread vectors no longer fit in registers and come back from the stack. */
@@ -416,7 +417,7 @@ ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const 
 ROPE_INLINE void ROPE_FN(split_f16_held_nv)(void *out, const void *x, const float *c,
                                             const float *s, const rope_rows *r, const int nv)
 {
-    ROPE_HELD_TABLES(__m512, _mm512_loadu_ps)
+    ROPE_HELD_TABLES(__m512, _mm512_loadu_ps, 16)
     ROPE_HELD_ROWS(uint16_t, 32 * nv * (ptrdiff_t)sizeof(uint16_t), {
         const __m512 x0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xr + 16 * i)));
         const __m512 x1 =
@@ -430,11 +431,13 @@ ROPE_INLINE void ROPE_FN(split_f16_held_nv)(void *out, const void *x, const floa
     })
 }
 
-/* Interleaved, tables with each value twice (rotate_paired): 8 pairs a vector, as x loads. */
-ROPE_INLINE void ROPE_FN(paired_f16_held_nv)(void *out, const void *x, const float *c,
-                                             const float *s, const rope_rows *r, const int nv)
+/* Interleaved: 8 pairs a vector, each table value spread over its pair's two lanes once per
+ * call, as the vectors are loaded (2m floats fit in 16 registers). rotate_at then needs no
+ * tables with each value twice, built for every token. */
+ROPE_INLINE void ROPE_FN(pairs_f16_held_nv)(void *out, const void *x, const float *c,
+                                            const float *s, const rope_rows *r, const int nv)
 {
-    ROPE_HELD_TABLES(__m512, _mm512_loadu_ps)
+    ROPE_HELD_TABLES(__m512, ROPE_FN(each_twice16), 8)
     ROPE_HELD_ROWS(uint16_t, 16 * nv * (ptrdiff_t)sizeof(uint16_t), {
         const __m512 v = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(xr + 16 * i)));
         const __m512 w = _mm512_permute_ps(v, 0xB1);
@@ -472,15 +475,14 @@ ROPE_INLINE void ROPE_FN(paired_f16_held_nv)(void *out, const void *x, const flo
 ROPE_HELD_KERNEL(split_f32_f64, double, 8)
 ROPE_HELD_KERNEL(pairs_f32_f64, double, 8)
 ROPE_HELD_KERNEL(split_f16, float, 16)
-ROPE_HELD_KERNEL(paired_f16, float, 8)
+ROPE_HELD_KERNEL(pairs_f16, float, 8)
 #undef ROPE_HELD_KERNEL
 #define ROPE_ROWS(name) ROPE_FN(name##_held)
-/* rotate[1][ROPE_F32_F64] holds tables of m values for up to 64 pairs; float16's interleaved
- * rows hold tables with each value twice, so rotate_at keeps building those for them. */
-#define ROPE_HELD_PAIRS_F32_F64 (ROPE_HELD_VECTORS * 8)
+/* The interleaved kernels hold tables of m values for up to 64 pairs. */
+#define ROPE_HELD_PAIRS (ROPE_HELD_VECTORS * 8)
 #else
 #define ROPE_ROWS(name) ROPE_FN(name)
-#define ROPE_HELD_PAIRS_F32_F64 0
+#define ROPE_HELD_PAIRS 0
 #endif
 
 /* ---- cos/sin tables: exact angle, reduced modulo 2 pi in double-double ---------------------- */
@@ -607,14 +609,14 @@ static const rope_kernel_table ROPE_FN(kernels) = {
     .name = ROPE_LEVEL_NAME,
     .rotate = {{ROPE_ROWS(split_f16), ROPE_FN(split_f32), ROPE_ROWS(split_f32_f64),
                 ROPE_FN(split_f64)},
-               {ROPE_FN(pairs_f16), ROPE_FN(pairs_f32), ROPE_ROWS(pairs_f32_f64),
+               {ROPE_ROWS(pairs_f16), ROPE_FN(pairs_f32), ROPE_ROWS(pairs_f32_f64),
                 ROPE_FN(pairs_f64)}},
-    .rotate_paired = {ROPE_ROWS(paired_f16), ROPE_FN(paired_f32), ROPE_FN(paired_f32_f64),
+    .rotate_paired = {ROPE_FN(paired_f16), ROPE_FN(paired_f32), ROPE_FN(paired_f32_f64),
                       ROPE_FN(paired_f64)},
     .twice = {ROPE_FN(twice_f32), ROPE_FN(twice_f64)},
     .cos_sin = {ROPE_FN(cos_sin_f32), ROPE_FN(cos_sin_f64)},
     .angle_add = {ROPE_FN(angle_add_f32), ROPE_FN(angle_add_f64)},
-    .held_pairs = {0, 0, ROPE_HELD_PAIRS_F32_F64, 0},
+    .held_pairs = {ROPE_HELD_PAIRS, 0, ROPE_HELD_PAIRS, 0},
 };
 
 #undef ROPE_CAT2
@@ -624,5 +626,5 @@ static const rope_kernel_table ROPE_FN(kernels) = {
 #undef ROPE_ROT_A
 #undef ROPE_ROT_B
 #undef ROPE_ROWS
-#undef ROPE_HELD_PAIRS_F32_F64
+#undef ROPE_HELD_PAIRS
 #undef ROPE_HELD_VECTORS
