@@ -386,30 +386,28 @@ ROPE_INLINE void ROPE_FN(split_f32_f64_held_nv)(void *out, const void *x, const 
     })
 }
 
-/* Interleaved: as pairs_f32_f64_row, with each pair's table value spread over its two lanes
- * by a permute of the held vector (tables of 2m doubles would take all 32 registers). */
+/* Interleaved: the two members of the 8 pairs in 16 floats moved apart (one permute), each
+ * half converted and rotated as split pairs with the held tables of m values, and the results
+ * put back together (one two-source permute). Spreading the tables over the pairs' lanes
+ * instead took four permutes per 8 pairs, on the port the conversions also need. */
 ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const double *c,
                                                 const double *s, const rope_rows *r,
                                                 const int nv)
 {
-    const __m512i first = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
-    const __m512i last = _mm512_set_epi64(7, 7, 6, 6, 5, 5, 4, 4);
+    const __m512i apart = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i together =
+        _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd, 8)
     ROPE_HELD_ROWS(float, 16 * nv * (ptrdiff_t)sizeof(float), {
-        /* Spread C[i] and S[i] anew in every row: hoisted out of the row loop, the 4 nv
-         * spread vectors no longer fit in registers and come back from the stack. */
-        __asm__("" : "+v"(C[i]), "+v"(S[i]));
-        const __m512d v0 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 16 * i));
-        const __m512d v1 = _mm512_cvtps_pd(_mm256_loadu_ps(xr + 16 * i + 8));
-        const __m512d w0 = _mm512_permute_pd(v0, 0x55), w1 = _mm512_permute_pd(v1, 0x55);
-        const __m512d c0 = _mm512_permutexvar_pd(first, C[i]);
-        const __m512d s0 = _mm512_permutexvar_pd(first, S[i]);
-        const __m512d c1 = _mm512_permutexvar_pd(last, C[i]);
-        const __m512d s1 = _mm512_permutexvar_pd(last, S[i]);
-        _mm256_storeu_ps(o + 16 * i,
-                         _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v0, c0, _mm512_mul_pd(w0, s0))));
-        _mm256_storeu_ps(o + 16 * i + 8,
-                         _mm512_cvtpd_ps(_mm512_fmaddsub_pd(v1, c1, _mm512_mul_pd(w1, s1))));
+        const __m512 v = _mm512_permutexvar_ps(apart, _mm512_loadu_ps(xr + 16 * i));
+        const __m512d x0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        const __m512d x1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        const __m512d y0 = _mm512_fmsub_pd(x0, C[i], _mm512_mul_pd(x1, S[i]));
+        const __m512d y1 = _mm512_fmadd_pd(x1, C[i], _mm512_mul_pd(x0, S[i]));
+        _mm512_storeu_ps(o + 16 * i,
+                         _mm512_permutex2var_ps(_mm512_castps256_ps512(_mm512_cvtpd_ps(y0)),
+                                                together,
+                                                _mm512_castps256_ps512(_mm512_cvtpd_ps(y1))));
     })
 }
 
