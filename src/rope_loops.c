@@ -342,25 +342,6 @@ static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *si
     tb->kern->angle_add[tb->table](cos, sin, anchor, anchor + half, offset, offset + half, k);
 }
 
-/* Building a position's tables is 40-60 ns of arithmetic with no loads of x, and the
- * hardware prefetchers only run ahead of loads: the stream of rows stopped meanwhile. Asking
- * for the block's first 2 KiB first keeps it going. rotate_at on (4096, 32, 128) float32
- * at positions 0...4095 against one position for all: 1.11-1.21x -> 0.99-1.05x. 1 KiB or
- * 4 KiB ahead did less, 8 KiB was slower than none; building the next block's tables in
- * parts between groups of rows was slower too (the small calls cost more than the stall).
- * Blocks of 2 KiB or less (float16 at 8 heads a token) ask instead for the next block's
- * first 2 KiB, before every block: asking for their own lines, which the hardware already
- * fetches, cost them 5-10% on Zen 4, and on Sapphire Rapids the stream stalled at each block
- * without the lines ahead (float16 (32768, 8, 128): 23-28% less time). */
-#define ROPE_TABLE_AHEAD 2048
-
-static void rope_prefetch(const char *x)
-{
-    for (npy_intp b = 0; b < ROPE_TABLE_AHEAD; b += 64) {
-        __builtin_prefetch(x + b, 0, 3);
-    }
-}
-
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data)
 {
@@ -410,18 +391,9 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                 have_tables = 0;
                 tb_theta = theta;
             }
-            /* rows without gaps: the block is nrows * x_row bytes */
-            const int small_block = contiguous && x_row == n * item &&
-                                    nrows * x_row <= ROPE_TABLE_AHEAD;
-            if (small_block && i + 1 < count) {
-                rope_prefetch(x + x_step);
-            }
             /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
              * its tables are still in cs. */
             if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
-                if (contiguous && x_row == n * item && !small_block) {
-                    rope_prefetch(x);
-                }
                 rope_tables_at(&tb, p, c, s);
                 if (paired) {
                     kern->twice[table](c2, c, k);
