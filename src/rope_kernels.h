@@ -42,10 +42,14 @@ typedef enum {
  * Each pair becomes (x0 cos - x1 sin, x1 cos + x0 sin). Both members are loaded before either
  * is stored, so out == x (in place) is allowed; any other overlap is not (NumPy resolves
  * partial overlap before a loop runs). cos/sin are float or double as the rope_dtype says.
+ *   stream: where the rows lie back to back (x_step is a row's bytes), how many bytes from x
+ *           on the caller rotates in this run of calls; the kernel prefetches only inside
+ *           them (0: not at all).
  */
 typedef struct {
     ptrdiff_t rows, m, second;
     ptrdiff_t x_step, out_step, table_step;
+    ptrdiff_t stream;
 } rope_rows;
 
 typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,

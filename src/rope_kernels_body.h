@@ -284,7 +284,8 @@ ROPE_TWICE(twice_f64, double)
  * the hardware prefetchers do not follow them. Each such row asks for the one ROPE_AHEAD rows
  * on; (4096, 32, 128) rows of a (4096, 32, 256) array: 20.5 -> 13.6 ms, np.multiply on the
  * same view 12.2 ms. Rows without gaps ask for the bytes ROPE_STREAM_AHEAD past them, across
- * the end of the call: the next call's rows follow (the next token's heads in rotate_at). On
+ * the end of the call where the caller's stream goes on (the next token's heads in
+ * rotate_at), never past it (the k heads after the q heads of a fused qkv, say). On
  * Sapphire Rapids one stream of loads got far less of the memory's bandwidth than the
  * prefetches ask for: rotate_at took 13-22% less time for float32 and float16 at 8 and 32
  * heads a token (2, 4 and 8 KiB ahead all helped; 4 KiB most). The same prefetches also
@@ -306,7 +307,9 @@ ROPE_INLINE void ROPE_FN(prefetch_ahead)(const void *xr, const rope_rows *r, ptr
                                          ptrdiff_t row_bytes, int gaps)
 {
     if (!gaps) {
-        ROPE_FN(prefetch)((const char *)xr + ROPE_STREAM_AHEAD, row_bytes);
+        if (row * row_bytes + ROPE_STREAM_AHEAD + row_bytes <= r->stream) {
+            ROPE_FN(prefetch)((const char *)xr + ROPE_STREAM_AHEAD, row_bytes);
+        }
     }
     else if (row + ROPE_AHEAD < r->rows) {
         ROPE_FN(prefetch)((const char *)xr + ROPE_AHEAD * r->x_step, row_bytes);
