@@ -55,6 +55,17 @@ typedef struct {
 typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,
                             const rope_rows *rows);
 
+/* How far ahead of the bytes being rotated a stream of rows is prefetched (see the rows
+ * kernels in rope_kernels_body.h), by the kernels and by the loops around them. */
+#define ROPE_STREAM_AHEAD 4096
+
+static inline void rope_prefetch(const void *p, ptrdiff_t bytes)
+{
+    for (ptrdiff_t b = 0; b < bytes; b += 64) {
+        __builtin_prefetch((const char *)p + b, 0, 3);
+    }
+}
+
 /*
  * cos[j] = cos(pos * theta[j]), sin[j] = sin(pos * theta[j]) for j < m, written as float or
  * double. The product pos * theta[j] is formed exactly (as a sum of two doubles) and reduced

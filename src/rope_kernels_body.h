@@ -293,14 +293,6 @@ ROPE_TWICE(twice_f64, double)
  * first 2 KiB covered before. (On Zen 4, with older kernels, 8 rows ahead was 14% slower for
  * (4096, 32, 128) float32 and 13% faster for (32768, 8, 128): re-measure there.) */
 #define ROPE_AHEAD 8
-#define ROPE_STREAM_AHEAD 4096
-
-ROPE_INLINE void ROPE_FN(prefetch)(const void *p, ptrdiff_t bytes)
-{
-    for (ptrdiff_t b = 0; b < bytes; b += 64) {
-        __builtin_prefetch((const char *)p + b, 0, 3);
-    }
-}
 
 /* The prefetch of row `row` (at xr, row_bytes long) of r; gaps: r->x_step != row_bytes. */
 ROPE_INLINE void ROPE_FN(prefetch_ahead)(const void *xr, const rope_rows *r, ptrdiff_t row,
@@ -308,11 +300,11 @@ ROPE_INLINE void ROPE_FN(prefetch_ahead)(const void *xr, const rope_rows *r, ptr
 {
     if (!gaps) {
         if (row * row_bytes + ROPE_STREAM_AHEAD + row_bytes <= r->stream) {
-            ROPE_FN(prefetch)((const char *)xr + ROPE_STREAM_AHEAD, row_bytes);
+            rope_prefetch((const char *)xr + ROPE_STREAM_AHEAD, row_bytes);
         }
     }
     else if (row + ROPE_AHEAD < r->rows) {
-        ROPE_FN(prefetch)((const char *)xr + ROPE_AHEAD * r->x_step, row_bytes);
+        rope_prefetch((const char *)xr + ROPE_AHEAD * r->x_step, row_bytes);
     }
 }
 

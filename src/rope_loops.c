@@ -345,18 +345,9 @@ static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *si
 
 /* The kernels prefetch the rows of a block, and past its end where the next block follows it
  * (see rope_rows.stream). Blocks apart (the q heads of a fused qkv, token after token) have
- * the next block's first ROPE_NEXT_BLOCK bytes asked for before each block instead: q and k
- * of a (4096, 32 + 8 + 8, 128) qkv took 5-9% less time than with the kernels' prefetches
+ * the next block's first ROPE_STREAM_AHEAD bytes asked for before each block instead: q and
+ * k of a (4096, 32 + 8 + 8, 128) qkv took 5-9% less time than with the kernels' prefetches
  * alone (float32 and float16, Sapphire Rapids). */
-#define ROPE_NEXT_BLOCK 4096
-
-static void rope_prefetch(const char *p, npy_intp bytes)
-{
-    for (npy_intp b = 0; b < bytes; b += 64) {
-        __builtin_prefetch(p + b, 0, 3);
-    }
-}
-
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data)
 {
@@ -423,7 +414,8 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                 const int apart = x_step != block;
                 const npy_intp stream = apart ? block : (count - i) * x_step;
                 if (apart && x_row == n * item && i + 1 < count) {
-                    rope_prefetch(x + x_step, block < ROPE_NEXT_BLOCK ? block : ROPE_NEXT_BLOCK);
+                    const npy_intp ahead = block < ROPE_STREAM_AHEAD ? block : ROPE_STREAM_AHEAD;
+                    rope_prefetch(x + x_step, ahead);
                 }
                 const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
                                         .out_step = out_row, .table_step = 0,
