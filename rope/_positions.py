@@ -123,7 +123,7 @@ def sequence_length(positions: np.ndarray) -> int:
 # Rows (of x's last axis) per block that shares a table row, in elements: 8 heads of 128, 16 of
 # 64. Measured on (batch, heads, seq, dim) float32 and float16 arrays: fewer rows read the
 # tables more often, more rows are more far-apart streams than the prefetchers follow. On Zen 4,
-# with earlier kernels, 4 heads of 128 did best; on Sapphire Rapids, with the kernels that hold
+# with earlier kernels, 4 heads of 128 did best; on Emerald Rapids, with the kernels that hold
 # shared tables in registers, 8 heads took 5-13% less time than 4 for (4, 32, 1024, 128), 16
 # no less (rope.apply, paired repeats).
 _BLOCK_ELEMENTS = 1024

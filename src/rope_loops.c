@@ -347,7 +347,7 @@ static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *si
  * (see rope_rows.stream). Blocks apart (the q heads of a fused qkv, token after token) have
  * the next block's first ROPE_STREAM_AHEAD bytes asked for before each block instead: q and
  * k of a (4096, 32 + 8 + 8, 128) qkv took 5-9% less time than with the kernels' prefetches
- * alone (float32 and float16, Sapphire Rapids). */
+ * alone (float32 and float16, Emerald Rapids). */
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data)
 {
