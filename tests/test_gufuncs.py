@@ -22,10 +22,14 @@ def views(x):
     n = x.shape[-1]
     big = np.zeros(x.shape[:-1] + (3 * n,), x.dtype)
     big[..., ::3] = x
+    # every other element, the last one the array's last: reads past the view would leave it
+    odd = np.zeros(x.shape[:-1] + (2 * n - 1,), x.dtype)
+    odd[..., ::2] = x
     rev = np.ascontiguousarray(x[..., ::-1])[..., ::-1]
     t = np.ascontiguousarray(np.swapaxes(x, 0, -1))
     yield "contiguous", x.copy()
     yield "core stride 3", big[..., ::3]
+    yield "core stride 2", odd[..., ::2]
     yield "reversed core", rev
     yield "transposed", np.swapaxes(t, 0, -1)
     yield "outer slice", np.repeat(x, 2, axis=0)[::2]
