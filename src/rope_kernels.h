@@ -59,7 +59,9 @@ typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const voi
  * kernels in rope_kernels_body.h), by the kernels and by the loops around them. */
 #define ROPE_STREAM_AHEAD 4096
 
-static inline void rope_prefetch(const void *p, ptrdiff_t bytes)
+/* Always inlined: gcc takes a function that only prefetches for one without effects and drops
+ * the calls to it that it does not inline. */
+static inline __attribute__((always_inline)) void rope_prefetch(const void *p, ptrdiff_t bytes)
 {
     for (ptrdiff_t b = 0; b < bytes; b += 64) {
         __builtin_prefetch((const char *)p + b, 0, 3);

@@ -174,6 +174,20 @@ static void rope_copy_rest(char *out, npy_intp out_step, npy_intp out_stride, co
     }
 }
 
+/* Strided rows (a core stride other than the item's size) reach the kernels through scratch,
+ * so no kernel prefetches them. Where they lie back to back, `span` bytes each (x[..., ::2]
+ * of a wider array), the loops ask for the bytes ROPE_STREAM_AHEAD past a row's start, while
+ * those stay inside the `left` bytes the call still rotates from it: rotate_at on a float32
+ * (4096, 32, 128) view of every other element took 2.15x the contiguous roof instead of 3.15x
+ * (float16: 17% less time; Emerald Rapids, paired repeats). */
+static inline __attribute__((always_inline)) void
+rope_prefetch_strided_row(const char *row, npy_intp span, npy_intp left)
+{
+    if (left >= ROPE_STREAM_AHEAD + span) {
+        rope_prefetch(row + ROPE_STREAM_AHEAD, span);
+    }
+}
+
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data)
 {
@@ -207,6 +221,9 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
                                          x_stride, out_stride, 1);
             }
             else {
+                if (x_stride > 0 && x_step == n * x_stride) {
+                    rope_prefetch_strided_row(x + i * x_step, x_step, (count - i) * x_step);
+                }
                 rope_rotate_row_strided(kern, spec, out + i * out_step, x + i * x_step,
                                         cos + i * cos_step, sin + i * sin_step, k, x_stride,
                                         out_stride, cos_stride, sin_stride);
@@ -436,7 +453,14 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                 }
             }
             else {
+                /* rows back to back, and blocks too: the stream goes on to the last block */
+                const int stream = x_stride > 0 && x_row == n * x_stride &&
+                                   x_step == nrows * x_row;
                 for (npy_intp r = 0; r < nrows; r++) {
+                    if (stream) {
+                        rope_prefetch_strided_row(x + r * x_row, x_row,
+                                                  (count - i) * x_step - r * x_row);
+                    }
                     rope_rotate_pairs_of_row(kern, rotate, out + r * out_row, x + r * x_row,
                                              c, s, 0, k, k, x_stride, out_stride, 0);
                 }
