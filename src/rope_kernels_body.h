@@ -290,7 +290,7 @@ ROPE_TWICE(twice_f64, double)
  * the end of the call where the caller's stream goes on (the next token's heads in
  * rotate_at), never past it (the k heads after the q heads of a fused qkv, say). On
  * Emerald Rapids one stream of loads got far less of the memory's bandwidth than the
- * prefetches ask for: rotate_at took 13-22% less time for float32 and float16 at 8 and 32
+ * prefetches ask for: rotate_at took 11-26% less time for float32 and float16 at 8 and 32
  * heads a token (2, 4 and 8 KiB ahead all helped; 4 KiB most). The same prefetches also
  * cover the stall while rotate_at builds a token's tables, which the prefetch of each block's
  * first 2 KiB covered before. (On Zen 4, with older kernels, 8 rows ahead was 14% slower for
@@ -359,7 +359,8 @@ ROPE_PAIRS(_f64, double, double)
  * data reloaded from L1 for every row, rows streamed from memory on Zen 4 took 1.5-1.7x the
  * in-place roof, though the same kernel ran in cache in about the roof's time: the loads
  * themselves cost. Held in at most 16 of the 32 zmm registers, the tables are loaded once per
- * call and the rows run at 1.15-1.2x the roof (Emerald Rapids: 18-23% less time). Each
+ * call: on Zen 4 the rows ran at 1.15-1.2x the roof, on Emerald Rapids in 18-23% less time
+ * than with the tables reloaded. Each
  * kernel is the arithmetic of the loaded-tables kernel of its type in 512-bit vectors: the
  * same bits. Instantiated for each count nv (1 ... ROPE_HELD_VECTORS) of vectors of a table,
  * so that C and S are registers, not arrays in memory. */
