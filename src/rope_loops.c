@@ -188,6 +188,19 @@ rope_prefetch_strided_row(const char *row, npy_intp span, npy_intp left)
     }
 }
 
+/* The kernel for rows of every other element (x[..., ::2], out likewise) if the level has one
+ * for them, else NULL. It rotates only rows whose tables it holds, and says whether it did;
+ * the others go through scratch. */
+static rope_every_other_fn *rope_every_other_kernel(const rope_kernel_table *kern,
+                                                    const rope_rotate_spec *spec,
+                                                    npy_intp x_stride, npy_intp out_stride)
+{
+    const npy_intp item = rope_item_size[spec->dtype];
+    return x_stride == 2 * item && out_stride == 2 * item
+               ? kern->rotate_every_other[spec->interleaved][spec->dtype]
+               : NULL;
+}
+
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data)
 {
@@ -207,13 +220,17 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     const int contiguous = x_stride == item && out_stride == item &&
                            cos_stride == table_item && sin_stride == table_item;
 
+    rope_every_other_fn *every_other =
+        cos_stride == table_item && sin_stride == table_item && cos_step == sin_step
+            ? rope_every_other_kernel(kern, spec, x_stride, out_stride)
+            : NULL;
+    const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
+                            .out_step = out_step, .table_step = cos_step,
+                            .stream = count * x_step};
     if (contiguous && cos_step == sin_step) {
-        const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
-                                .out_step = out_step, .table_step = cos_step,
-                                .stream = count * x_step};
         kern->rotate[spec->interleaved][spec->dtype](out, x, cos, sin, &rows);
     }
-    else {
+    else if (!(every_other && every_other(out, x, cos, sin, &rows))) {
         for (npy_intp i = 0; i < count; i++) {
             if (contiguous) {
                 rope_rotate_pairs_of_row(kern, spec, out + i * out_step, x + i * x_step,
@@ -390,6 +407,8 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     const int in_place = x == out && x_step == out_step && x_row == out_row &&
                          x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item;
+    rope_every_other_fn *every_other =
+        rope_every_other_kernel(kern, rotate, x_stride, out_stride);
     const npy_intp table_item = rope_table_item_size[rotate->dtype];
     const rope_table_type table = table_item == 4 ? ROPE_TABLE_F32 : ROPE_TABLE_F64;
     double t[ROPE_CHUNK];
@@ -433,18 +452,17 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                 have_tables = 1;
                 last_pos = p;
             }
+            /* Blocks back to back: the stream goes on to the last block. */
+            const npy_intp block = nrows * x_row;
+            const int apart = x_step != block;
+            const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
+                                    .out_step = out_row, .table_step = 0,
+                                    .stream = apart ? block : (count - i) * x_step};
+            if ((contiguous || every_other) && apart && x_row == n * x_stride && i + 1 < count) {
+                const npy_intp ahead = block < ROPE_STREAM_AHEAD ? block : ROPE_STREAM_AHEAD;
+                rope_prefetch(x + x_step, ahead);
+            }
             if (contiguous) {
-                /* Blocks back to back: the stream goes on to the last block. */
-                const npy_intp block = nrows * x_row;
-                const int apart = x_step != block;
-                const npy_intp stream = apart ? block : (count - i) * x_step;
-                if (apart && x_row == n * item && i + 1 < count) {
-                    const npy_intp ahead = block < ROPE_STREAM_AHEAD ? block : ROPE_STREAM_AHEAD;
-                    rope_prefetch(x + x_step, ahead);
-                }
-                const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
-                                        .out_step = out_row, .table_step = 0,
-                                        .stream = stream};
                 if (paired) {
                     kern->rotate_paired[rotate->dtype](out, x, c2, s2, &rows);
                 }
@@ -452,7 +470,7 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                     kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
                 }
             }
-            else {
+            else if (!(every_other && every_other(out, x, c, s, &rows))) {
                 /* rows back to back, and blocks too: the stream goes on to the last block */
                 const int stream = x_stride > 0 && x_row == n * x_stride &&
                                    x_step == nrows * x_row;

@@ -1,7 +1,8 @@
 /*
  * rope_loops.h: the gufunc inner loops. They adapt NumPy's (args, dimensions, steps) to the
- * pure kernels: outer loop, byte strides, partial rotary pass-through, and the strided
- * fallback that gathers pairs into contiguous scratch runs. They never touch the Python API
+ * pure kernels: outer loop, byte strides, partial rotary pass-through, views of every other
+ * element to the kernels that rotate them in place, and the strided fallback that gathers
+ * pairs into contiguous scratch runs. They never touch the Python API
  * (NumPy runs them without the GIL); everything that can fail is checked before they run.
  */
 #ifndef ROPE_LOOPS_H

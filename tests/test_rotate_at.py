@@ -200,34 +200,65 @@ def test_decode_fast_path_matches_general_path(interleaved, shape, seq_axis):
 FMA_LEVELS = [level for level in ("avx2", "avx512") if level in rope.simd_levels()]
 
 
+def fma_layout(layout, dim, dtype):
+    """A (40, 4, dim) view in the named layout, and the whole array it is a view of."""
+    shape = (40, 4, dim)
+    item = np.dtype(dtype).itemsize
+    if layout == "contiguous":
+        base = random_array(shape, dtype)
+        return base, base
+    if layout == "rows with gaps":
+        base = random_array((40, 4, 2 * dim), dtype)
+        return base, base[..., :dim]
+    if layout == "every other":
+        # rows back to back, the view's last element the buffer's last: a read of the odd
+        # element after it would leave the buffer
+        base = random_array(40 * 4 * 2 * dim - 1, dtype)
+        strides = (4 * 2 * dim * item, 2 * dim * item, 2 * item)
+        return base, np.lib.stride_tricks.as_strided(base, shape, strides)
+    base = random_array((40, 4, 2 * dim + 6), dtype)  # every other element, rows with gaps
+    return base, base[..., ::2][..., :dim]
+
+
 @pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs AVX2 and AVX-512")
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 @pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("dim", [16, 32, 48, 64, 96, 112, 128, 136, 144, 160, 192, 224, 256])
-@pytest.mark.parametrize("layout", ["contiguous", "rows with gaps"])
+@pytest.mark.parametrize("layout", ["contiguous", "rows with gaps", "every other",
+                                    "every other, rows with gaps"])
 def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
-    # AVX2 and AVX-512 compute the same fused operations in other vector widths (and AVX-512
-    # holds shared tables in registers for up to 64 pairs): the same bits, for every count of
-    # vectors, past the held limit, and for rows with gaps (prefetched) as well.
-    x = (random_array((40, 4, dim), dtype) if layout == "contiguous"
-         else random_array((40, 4, 2 * dim), dtype)[..., :dim])
+    # AVX2 and AVX-512 compute the same fused operations in other vector widths (AVX-512
+    # holds shared tables in registers for up to 64 pairs, and rotates views of every other
+    # element without scratch): the same bits, for every count of vectors, past the held
+    # limit, for rows with gaps (prefetched), into a fresh output and in place. In place,
+    # nothing outside the view changes.
+    base, x = fma_layout(layout, dim, dtype)
     pos = np.arange(40) * 7919 + 3                # angle addition from the exact anchors too
     theta = rope.frequencies(dim)
-    cos, sin = rope.cos_sin(pos[:, None], theta,
+    cos, sin = rope.cos_sin(pos, theta,                # one table a block of 4 rows
                             dtype=np.float32 if dtype == np.float16 else np.float64)
+    rows_gufunc = _core.rotate_interleaved_rows if interleaved else _core.rotate_rows
+    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
     results = []
     before = rope.simd_level()
     try:
         for level in FMA_LEVELS:
             rope.set_simd_level(level)
-            at = gufunc(interleaved)(x, pos, theta)
-            rows = (_core.rotate_interleaved_rows if interleaved else _core.rotate_rows)(
-                x, cos, sin)
-            results.append((at, rows))
+            fresh = [gufunc(interleaved)(x, pos, theta), rows_gufunc(x, cos, sin)]
+            in_place = []
+            for rotate_in_place in (lambda v: gufunc(interleaved)(v, pos, theta, out=v),
+                                    lambda v: rows_gufunc(v, cos, sin, out=v)):
+                whole = base.copy()
+                view = np.lib.stride_tricks.as_strided(whole, x.shape, x.strides)
+                rotate_in_place(view)
+                np.testing.assert_allclose(view, expected, rtol=0, atol=tolerance(dtype) * 8,
+                                           err_msg=level)
+                in_place.append(view.copy())
+                view[...] = x                     # undone, the whole array is as it was
+                np.testing.assert_array_equal(whole, base, err_msg=level)
+            results.append(fresh + in_place)
     finally:
         rope.set_simd_level(before)
-    (at2, rows2), (at512, rows512) = results
-    np.testing.assert_array_equal(at512, at2)
-    np.testing.assert_array_equal(rows512, rows2)
-    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
-    np.testing.assert_allclose(at512, expected, rtol=0, atol=tolerance(dtype) * 8)
+    for got2, got512 in zip(*results):
+        np.testing.assert_array_equal(got512, got2)
+    np.testing.assert_allclose(results[-1][0], expected, rtol=0, atol=tolerance(dtype) * 8)
