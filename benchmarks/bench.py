@@ -198,15 +198,15 @@ def table_share_case(shape, seq_axis, repeats, rng) -> None:
     ROWS.append((f"float32 {shape} tables", "tables / rope.apply", 0, 0, 0, f"{share:5.1%}"))
 
 
-def strided_case(shape, seq_axis, repeats, rng) -> None:
-    """Views, out=x: every other element of the last axis (stride 8 bytes), and rows with gaps
-    (q of a fused qkv projection), each against its contiguous twin and the in-place roof of
-    its own bytes (np.multiply on the same view: strided bytes stream slower here)."""
-    big = touched(shape[:-1] + (2 * shape[-1],), np.float32, rng)
+def strided_case(shape, seq_axis, dtype, repeats, rng) -> None:
+    """Views, out=x: every other element of the last axis, and rows with gaps (q of a fused
+    qkv projection), each against its contiguous twin and the in-place roof of its own bytes
+    (np.multiply on the same view: strided bytes stream slower here)."""
+    big = touched(shape[:-1] + (2 * shape[-1],), dtype, rng)
     view = big[..., ::2]
     outer = big[..., : shape[-1]]
-    contiguous = touched(shape, np.float32, rng)
-    words = [a.view(np.uint32) for a in (contiguous, view, outer)]
+    contiguous = touched(shape, dtype, rng)
+    words = [a.view(f"u{contiguous.itemsize}") for a in (contiguous, view, outer)]
     impls = {
         "roof np.multiply contiguous": lambda: np.multiply(words[0], 1, out=words[0]),
         "rope.apply contiguous": lambda: rope.apply(contiguous, 0, seq_axis=seq_axis),
@@ -216,12 +216,12 @@ def strided_case(shape, seq_axis, repeats, rng) -> None:
         "rope.apply outer-strided": lambda: rope.apply(outer, 0, seq_axis=seq_axis),
     }
     results = timed(impls, repeats)
-    report(f"float32 {shape} strided", results, contiguous.nbytes,
-           ("roof np.multiply contiguous",))
+    case = f"{np.dtype(dtype).name} {shape} strided"
+    report(case, results, contiguous.nbytes, ("roof np.multiply contiguous",))
     for kind in ("strided view", "outer-strided"):
         ratio = np.median(results[f"rope.apply {kind}"] / results["rope.apply contiguous"])
         own = np.median(results[f"rope.apply {kind}"] / results[f"roof np.multiply {kind}"])
-        ROWS.append((f"float32 {shape} strided", f"{kind} / contiguous", 0, 0, 0,
+        ROWS.append((case, f"{kind} / contiguous", 0, 0, 0,
                      f"{ratio:5.2f}  (its own roof x {own:.2f})"))
 
 
@@ -295,7 +295,8 @@ def main() -> None:
                              slow_refs=not args.quick or dtype == np.float32)
     decode_case(repeats, rng)
     table_share_case((4096, 32, 128), 0, repeats, rng)
-    strided_case((4096, 32, 128), 0, repeats, rng)
+    for dtype in (np.float32, np.float16):
+        strided_case((4096, 32, 128), 0, dtype, repeats, rng)
     if "threads" in rope.apply.__code__.co_varnames:
         for dtype in (np.float32, np.float16):
             threads_case((4096, 32, 128), 0, dtype, repeats, rng)
