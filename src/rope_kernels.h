@@ -54,8 +54,6 @@ typedef struct {
 
 typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,
                             const rope_rows *rows);
-typedef int rope_every_other_fn(void *out, const void *x, const void *cos, const void *sin,
-                                const rope_rows *rows);
 
 /* How far ahead of the bytes being rotated a stream of rows is prefetched (see the rows
  * kernels in rope_kernels_body.h), by the kernels and by the loops around them. */
@@ -104,13 +102,13 @@ typedef struct {
      * in registers when m is a multiple of 8 and at most held_pairs[dtype] (0: never). Those
      * rows are then faster with tables of m values than with rotate_paired's 2m. */
     ptrdiff_t held_pairs[ROPE_NDTYPES];
-    /* Rows of every other element (x[..., ::2] of a wider array): element e of row i at
-     * x + i*x_step + 2e items, and likewise for out; `second` counts the row's elements, not
-     * the span's, and the rows lie back to back where x_step is their span (4m items).
-     * Returns 0, having touched nothing, where it does not rotate the rows (they do not
-     * share tables it can hold); the caller then goes through scratch. NULL where a level
-     * has none (below AVX-512, and for float32 tables and float64 data). */
-    rope_every_other_fn *rotate_every_other[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
+    /* As rotate, for rows of every other element (x[..., ::2] of a wider array): element e
+     * of row i at x + i*x_step + 2e items, and likewise for out; `second` counts the row's
+     * elements, not the span's, and the rows lie back to back where x_step is their span
+     * (4m items). Nothing outside the rows is read or written. NULL where a level has none
+     * (below AVX-512, and for float32 tables and float64 data): the loops then go through
+     * scratch. */
+    rope_rotate_fn *rotate_every_other[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
 } rope_kernel_table;
 
 static inline int rope_tables_held(const rope_kernel_table *kernels, rope_dtype dtype,

@@ -51,11 +51,15 @@ ROPE_INLINE __m256 ROPE_FN(each_twice)(const float *t)
 }
 #endif
 #if ROPE_HAVE_AVX512
-ROPE_INLINE __m512 ROPE_FN(each_twice16)(const float *t)
+ROPE_INLINE __m512 ROPE_FN(twice16)(__m256 t)
 {
     return _mm512_permutexvar_ps(
         _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0),
-        _mm512_castps256_ps512(_mm256_loadu_ps(t)));
+        _mm512_castps256_ps512(t));
+}
+ROPE_INLINE __m512 ROPE_FN(each_twice16)(const float *t)
+{
+    return ROPE_FN(twice16)(_mm256_loadu_ps(t));
 }
 #endif
 
@@ -544,6 +548,97 @@ ROPE_SPLIT_F16_HELD(split_f16_every_other_nv, 2, ROPE_LOAD_EVENS_PH, ROPE_STORE_
 ROPE_PAIRS_F16_HELD(pairs_f16_held_nv, 1, ROPE_LOAD_PH, ROPE_STORE_PH)
 ROPE_PAIRS_F16_HELD(pairs_f16_every_other_nv, 2, ROPE_LOAD_EVENS_PH, ROPE_STORE_EVENS_PH)
 #undef ROPE_PAIRS_F16_HELD
+
+/* Every other element, tables loaded for each vector (rows at their own positions, or tables
+ * too long to hold) and any m: the last vector of a row is masked to the pairs left. */
+#define ROPE_EVERY_OTHER_LOADED(name, T, TT, pairs_a_vector, ...)                             \
+    static void ROPE_FN(name)(void *out, const void *x, const void *cos, const void *sin,     \
+                              const rope_rows *r)                                             \
+    {                                                                                         \
+        const ptrdiff_t m = r->m, row_bytes = 4 * m * (ptrdiff_t)sizeof(T);                   \
+        const int gaps = r->x_step != row_bytes;                                              \
+        for (ptrdiff_t row = 0; row < r->rows; row++) {                                       \
+            const T *xr = (const T *)((const char *)x + row * r->x_step);                     \
+            T *o = (T *)((char *)out + row * r->out_step);                                    \
+            const TT *c = (const TT *)((const char *)cos + row * r->table_step);              \
+            const TT *s = (const TT *)((const char *)sin + row * r->table_step);              \
+            ROPE_FN(prefetch_ahead)(xr, r, row, row_bytes, gaps);                             \
+            for (ptrdiff_t j = 0; j < m; j += (pairs_a_vector)) {                             \
+                const unsigned t = (unsigned)(m - j < (pairs_a_vector) ? m - j                \
+                                                                       : (pairs_a_vector));  \
+                const unsigned tables = (1u << t) - 1; /* the mask of t pairs' tables */     \
+                __VA_ARGS__                                                                   \
+            }                                                                                 \
+        }                                                                                     \
+    }
+/* The even lanes of the first `lanes` lanes of a span vector. */
+#define ROPE_EVENS_UP_TO(lanes) (0x55555555u & (uint32_t)((1ull << (lanes)) - 1))
+
+ROPE_EVERY_OTHER_LOADED(split_f32_f64_every_other_loaded, float, double, 8, {
+    const ptrdiff_t b = 2 * r->second;
+    const __mmask16 e = (__mmask16)ROPE_EVENS_UP_TO(2 * t);
+    const __m512d vc = _mm512_maskz_loadu_pd((__mmask8)tables, c + j);
+    const __m512d vs = _mm512_maskz_loadu_pd((__mmask8)tables, s + j);
+    const __m512d x0 = _mm512_cvtps_pd(ROPE_FN(evens_ps)(_mm512_maskz_loadu_ps(e, xr + 2 * j)));
+    const __m512d x1 =
+        _mm512_cvtps_pd(ROPE_FN(evens_ps)(_mm512_maskz_loadu_ps(e, xr + b + 2 * j)));
+    const __m512d y0 = _mm512_fmsub_pd(x0, vc, _mm512_mul_pd(x1, vs));
+    const __m512d y1 = _mm512_fmadd_pd(x1, vc, _mm512_mul_pd(x0, vs));
+    _mm512_mask_storeu_ps(o + 2 * j, e, ROPE_FN(spread_ps)(_mm512_cvtpd_ps(y0)));
+    _mm512_mask_storeu_ps(o + b + 2 * j, e, ROPE_FN(spread_ps)(_mm512_cvtpd_ps(y1)));
+})
+
+ROPE_EVERY_OTHER_LOADED(pairs_f32_f64_every_other_loaded, float, double, 8, {
+    const __m512i apart =
+        _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 28, 24, 20, 16, 12, 8, 4, 0);
+    const __m512i back_lo = _mm512_set_epi32(0, 19, 0, 3, 0, 18, 0, 2, 0, 17, 0, 1, 0, 16, 0, 0);
+    const __m512i back_hi = _mm512_set_epi32(0, 23, 0, 7, 0, 22, 0, 6, 0, 21, 0, 5, 0, 20, 0, 4);
+    const uint32_t e = ROPE_EVENS_UP_TO(4 * t); /* pair j in lanes 4j and 4j + 2 */
+    const __mmask16 lo = (__mmask16)e, hi = (__mmask16)(e >> 16);
+    const __m512d vc = _mm512_maskz_loadu_pd((__mmask8)tables, c + j);
+    const __m512d vs = _mm512_maskz_loadu_pd((__mmask8)tables, s + j);
+    const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, xr + 4 * j), apart,
+                                            _mm512_maskz_loadu_ps(hi, xr + 4 * j + 16));
+    const __m512d x0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    const __m512d x1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+    const __m512d y0 = _mm512_fmsub_pd(x0, vc, _mm512_mul_pd(x1, vs));
+    const __m512d y1 = _mm512_fmadd_pd(x1, vc, _mm512_mul_pd(x0, vs));
+    const __m512 z0 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y0));
+    const __m512 z1 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y1));
+    _mm512_mask_storeu_ps(o + 4 * j, lo, _mm512_permutex2var_ps(z0, back_lo, z1));
+    _mm512_mask_storeu_ps(o + 4 * j + 16, hi, _mm512_permutex2var_ps(z0, back_hi, z1));
+})
+
+ROPE_EVERY_OTHER_LOADED(split_f16_every_other_loaded, uint16_t, float, 16, {
+    const ptrdiff_t b = 2 * r->second;
+    const __mmask32 e = (__mmask32)ROPE_EVENS_UP_TO(2 * t);
+    const __m512 vc = _mm512_maskz_loadu_ps((__mmask16)tables, c + j);
+    const __m512 vs = _mm512_maskz_loadu_ps((__mmask16)tables, s + j);
+    const __m512 x0 =
+        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + 2 * j)));
+    const __m512 x1 =
+        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + b + 2 * j)));
+    const __m512 y0 = _mm512_fmsub_ps(x0, vc, _mm512_mul_ps(x1, vs));
+    const __m512 y1 = _mm512_fmadd_ps(x1, vc, _mm512_mul_ps(x0, vs));
+    _mm512_mask_storeu_epi16(o + 2 * j, e, _mm512_cvtepu16_epi32(
+                                               _mm512_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT)));
+    _mm512_mask_storeu_epi16(o + b + 2 * j, e, _mm512_cvtepu16_epi32(
+                                                   _mm512_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT)));
+})
+
+ROPE_EVERY_OTHER_LOADED(pairs_f16_every_other_loaded, uint16_t, float, 8, {
+    const __mmask32 e = (__mmask32)ROPE_EVENS_UP_TO(4 * t);
+    const __m512 vc = ROPE_FN(twice16)(_mm256_maskz_loadu_ps((__mmask8)tables, c + j));
+    const __m512 vs = ROPE_FN(twice16)(_mm256_maskz_loadu_ps((__mmask8)tables, s + j));
+    const __m512 v =
+        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + 4 * j)));
+    const __m512 w = _mm512_permute_ps(v, 0xB1);
+    const __m512 y = _mm512_fmaddsub_ps(v, vc, _mm512_mul_ps(w, vs));
+    _mm512_mask_storeu_epi16(o + 4 * j, e, _mm512_cvtepu16_epi32(
+                                               _mm512_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT)));
+})
+#undef ROPE_EVERY_OTHER_LOADED
+#undef ROPE_EVENS_UP_TO
 #undef ROPE_LOAD_PS
 #undef ROPE_STORE_PS
 #undef ROPE_LOAD_PH
@@ -575,34 +670,28 @@ ROPE_PAIRS_F16_HELD(pairs_f16_every_other_nv, 2, ROPE_LOAD_EVENS_PH, ROPE_STORE_
     default: kernel(out, x, c, s, r, 8); break;                                               \
     }
 
-/* A rows kernel that holds the tables where they fit and is the loaded-tables kernel else;
- * and the every-other kernel, which rotates only rows that hold their tables (returns 0,
- * touching nothing, for others). */
-#define ROPE_HELD_KERNEL(name, TT, pairs_a_vector)                                            \
-    static void ROPE_FN(name##_held)(void *out, const void *x, const void *cos,               \
-                                     const void *sin, const rope_rows *r)                     \
+/* A rows kernel that holds the tables where they fit and is the loaded-tables kernel else. */
+#define ROPE_HELD_KERNEL(name, TT, pairs_a_vector, held_nv, loaded)                           \
+    static void ROPE_FN(name)(void *out, const void *x, const void *cos, const void *sin,     \
+                              const rope_rows *r)                                             \
     {                                                                                         \
         const TT *c = cos, *s = sin;                                                          \
         if (!ROPE_HELD_FITS(r, pairs_a_vector)) {                                             \
-            ROPE_FN(name)(out, x, cos, sin, r);                                               \
+            loaded(out, x, cos, sin, r);                                                      \
             return;                                                                           \
         }                                                                                     \
-        ROPE_HELD_CALL(ROPE_FN(name##_held_nv), pairs_a_vector)                               \
-    }                                                                                         \
-    static int ROPE_FN(name##_every_other)(void *out, const void *x, const void *cos,         \
-                                           const void *sin, const rope_rows *r)               \
-    {                                                                                         \
-        const TT *c = cos, *s = sin;                                                          \
-        if (!ROPE_HELD_FITS(r, pairs_a_vector)) {                                             \
-            return 0;                                                                         \
-        }                                                                                     \
-        ROPE_HELD_CALL(ROPE_FN(name##_every_other_nv), pairs_a_vector)                        \
-        return 1;                                                                             \
+        ROPE_HELD_CALL(held_nv, pairs_a_vector)                                               \
     }
-ROPE_HELD_KERNEL(split_f32_f64, double, 8)
-ROPE_HELD_KERNEL(pairs_f32_f64, double, 8)
-ROPE_HELD_KERNEL(split_f16, float, 16)
-ROPE_HELD_KERNEL(pairs_f16, float, 8)
+/* Contiguous, and every other element, for each rotation that holds its tables. */
+#define ROPE_HELD_KERNELS(name, TT, pairs_a_vector)                                           \
+    ROPE_HELD_KERNEL(name##_held, TT, pairs_a_vector, ROPE_FN(name##_held_nv), ROPE_FN(name)) \
+    ROPE_HELD_KERNEL(name##_every_other, TT, pairs_a_vector, ROPE_FN(name##_every_other_nv),  \
+                     ROPE_FN(name##_every_other_loaded))
+ROPE_HELD_KERNELS(split_f32_f64, double, 8)
+ROPE_HELD_KERNELS(pairs_f32_f64, double, 8)
+ROPE_HELD_KERNELS(split_f16, float, 16)
+ROPE_HELD_KERNELS(pairs_f16, float, 8)
+#undef ROPE_HELD_KERNELS
 #undef ROPE_HELD_KERNEL
 #undef ROPE_HELD_FITS
 #undef ROPE_HELD_CALL

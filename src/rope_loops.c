@@ -189,9 +189,8 @@ rope_prefetch_strided_row(const char *row, npy_intp span, npy_intp left)
 }
 
 /* The kernel for rows of every other element (x[..., ::2], out likewise) if the level has one
- * for them, else NULL. It rotates only rows whose tables it holds, and says whether it did;
- * the others go through scratch. */
-static rope_every_other_fn *rope_every_other_kernel(const rope_kernel_table *kern,
+ * for them, else NULL. */
+static rope_rotate_fn *rope_every_other_kernel(const rope_kernel_table *kern,
                                                     const rope_rotate_spec *spec,
                                                     npy_intp x_stride, npy_intp out_stride)
 {
@@ -220,7 +219,7 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     const int contiguous = x_stride == item && out_stride == item &&
                            cos_stride == table_item && sin_stride == table_item;
 
-    rope_every_other_fn *every_other =
+    rope_rotate_fn *every_other =
         cos_stride == table_item && sin_stride == table_item && cos_step == sin_step
             ? rope_every_other_kernel(kern, spec, x_stride, out_stride)
             : NULL;
@@ -230,7 +229,10 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     if (contiguous && cos_step == sin_step) {
         kern->rotate[spec->interleaved][spec->dtype](out, x, cos, sin, &rows);
     }
-    else if (!(every_other && every_other(out, x, cos, sin, &rows))) {
+    else if (every_other) {
+        every_other(out, x, cos, sin, &rows);
+    }
+    else {
         for (npy_intp i = 0; i < count; i++) {
             if (contiguous) {
                 rope_rotate_pairs_of_row(kern, spec, out + i * out_step, x + i * x_step,
@@ -407,7 +409,7 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     const int in_place = x == out && x_step == out_step && x_row == out_row &&
                          x_stride == out_stride;
     const int contiguous = x_stride == item && out_stride == item;
-    rope_every_other_fn *every_other =
+    rope_rotate_fn *every_other =
         rope_every_other_kernel(kern, rotate, x_stride, out_stride);
     const npy_intp table_item = rope_table_item_size[rotate->dtype];
     const rope_table_type table = table_item == 4 ? ROPE_TABLE_F32 : ROPE_TABLE_F64;
@@ -470,7 +472,10 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
                     kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
                 }
             }
-            else if (!(every_other && every_other(out, x, c, s, &rows))) {
+            else if (every_other) {
+                every_other(out, x, c, s, &rows);
+            }
+            else {
                 /* rows back to back, and blocks too: the stream goes on to the last block */
                 const int stream = x_stride > 0 && x_row == n * x_stride &&
                                    x_step == nrows * x_row;

@@ -223,15 +223,16 @@ def fma_layout(layout, dim, dtype):
 @pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs AVX2 and AVX-512")
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 @pytest.mark.parametrize("interleaved", [False, True])
-@pytest.mark.parametrize("dim", [16, 32, 48, 64, 96, 112, 128, 136, 144, 160, 192, 224, 256])
+@pytest.mark.parametrize("dim", [2, 6, 14, 16, 32, 34, 46, 48, 64, 96, 112, 128, 136, 144, 160,
+                                 192, 224, 256])
 @pytest.mark.parametrize("layout", ["contiguous", "rows with gaps", "every other",
                                     "every other, rows with gaps"])
 def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
     # AVX2 and AVX-512 compute the same fused operations in other vector widths (AVX-512
     # holds shared tables in registers for up to 64 pairs, and rotates views of every other
-    # element without scratch): the same bits, for every count of vectors, past the held
-    # limit, for rows with gaps (prefetched), into a fresh output and in place. In place,
-    # nothing outside the view changes.
+    # element without scratch): the same bits, for every count of vectors, in the tails,
+    # past the held limit, for rows with gaps (prefetched), into a fresh output and in
+    # place. In place, nothing outside the view changes.
     base, x = fma_layout(layout, dim, dtype)
     pos = np.arange(40) * 7919 + 3                # angle addition from the exact anchors too
     theta = rope.frequencies(dim)
