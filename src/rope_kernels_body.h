@@ -397,29 +397,37 @@ ROPE_PAIRS(_f64, double, double)
  * and past its last element they may not be memory at all. Nothing outside the view is read
  * or written. Through scratch instead (gathered, rotated, scattered back element by
  * element), rotate_at in place on (4096, 32, 128) views of (4096, 32, 256) arrays took
- * 2.6-3.1x the time of their contiguous twins for float32 and 4.2-4.7x for float16; with
+ * 2.5-3.1x the time of their contiguous twins for float32 and 2.9-5.4x for float16; with
  * these kernels 1.8-1.95x, where the span's bytes make it 2x (Emerald Rapids, paired
- * repeats). */
+ * repeats). Rows that share tables hold them as the contiguous kernels do; others (at their
+ * own positions, or more pairs than the registers hold) load them for each vector. */
 #define ROPE_EVENS32 ((__mmask16)0x5555)
 #define ROPE_EVENS16 ((__mmask32)0x55555555)
 
-/* The even lanes of v packed into the low half; the lanes of v spread to the even lanes
- * (the odd ones zero, and never stored). */
-ROPE_INLINE __m256 ROPE_FN(evens_ps)(__m512 v)
+/* The view's elements among the first 16 floats or 32 halves at p (`lanes`: the even lanes,
+ * or the first of them), packed; and packed ones stored back to those lanes. */
+ROPE_INLINE __m256 ROPE_FN(load_evens_ps)(__mmask16 lanes, const float *p)
 {
     const __m512i evens = _mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0);
-    return _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, v));
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, _mm512_maskz_loadu_ps(lanes, p)));
 }
-ROPE_INLINE __m512 ROPE_FN(spread_ps)(__m256 v)
+ROPE_INLINE void ROPE_FN(store_evens_ps)(__mmask16 lanes, float *p, __m256 v)
 {
-    return _mm512_castsi512_ps(_mm512_cvtepu32_epi64(_mm256_castps_si256(v)));
+    /* zero-extended: element j to lane 2j */
+    _mm512_mask_storeu_ps(p, lanes, _mm512_castsi512_ps(_mm512_cvtepu32_epi64(
+                                        _mm256_castps_si256(v))));
 }
-ROPE_INLINE __m256i ROPE_FN(evens_epi16)(__m512i v)
+ROPE_INLINE __m256i ROPE_FN(load_evens_ph)(__mmask32 lanes, const uint16_t *p)
 {
     const __m512i evens = _mm512_set_epi16(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5,
                                            3, 1, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8,
                                            6, 4, 2, 0);
-    return _mm512_castsi512_si256(_mm512_permutexvar_epi16(evens, v));
+    return _mm512_castsi512_si256(
+        _mm512_permutexvar_epi16(evens, _mm512_maskz_loadu_epi16(lanes, p)));
+}
+ROPE_INLINE void ROPE_FN(store_evens_ph)(__mmask32 lanes, uint16_t *p, __m256i v)
+{
+    _mm512_mask_storeu_epi16(p, lanes, _mm512_cvtepu16_epi32(v));
 }
 
 /* 8 floats or 16 halves of a row, loaded and stored: contiguous, or every other element. */
@@ -427,11 +435,10 @@ ROPE_INLINE __m256i ROPE_FN(evens_epi16)(__m512i v)
 #define ROPE_STORE_PS(p, v) _mm256_storeu_ps((p), (v))
 #define ROPE_LOAD_PH(p) _mm256_loadu_si256((const __m256i *)(p))
 #define ROPE_STORE_PH(p, v) _mm256_storeu_si256((__m256i *)(p), (v))
-#define ROPE_LOAD_EVENS_PS(p) ROPE_FN(evens_ps)(_mm512_maskz_loadu_ps(ROPE_EVENS32, (p)))
-#define ROPE_STORE_EVENS_PS(p, v) _mm512_mask_storeu_ps((p), ROPE_EVENS32, ROPE_FN(spread_ps)(v))
-#define ROPE_LOAD_EVENS_PH(p) ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(ROPE_EVENS16, (p)))
-#define ROPE_STORE_EVENS_PH(p, v) \
-    _mm512_mask_storeu_epi16((p), ROPE_EVENS16, _mm512_cvtepu16_epi32(v))
+#define ROPE_LOAD_EVENS_PS(p) ROPE_FN(load_evens_ps)(ROPE_EVENS32, (p))
+#define ROPE_STORE_EVENS_PS(p, v) ROPE_FN(store_evens_ps)(ROPE_EVENS32, (p), (v))
+#define ROPE_LOAD_EVENS_PH(p) ROPE_FN(load_evens_ph)(ROPE_EVENS16, (p))
+#define ROPE_STORE_EVENS_PH(p, v) ROPE_FN(store_evens_ph)(ROPE_EVENS16, (p), (v))
 
 /* The kernels below are each written once for rows whose elements are `spacing` apart (1:
  * contiguous, 2: every other), with that layout's loads and stores. */
@@ -579,13 +586,12 @@ ROPE_EVERY_OTHER_LOADED(split_f32_f64_every_other_loaded, float, double, 8, {
     const __mmask16 e = (__mmask16)ROPE_EVENS_UP_TO(2 * t);
     const __m512d vc = _mm512_maskz_loadu_pd((__mmask8)tables, c + j);
     const __m512d vs = _mm512_maskz_loadu_pd((__mmask8)tables, s + j);
-    const __m512d x0 = _mm512_cvtps_pd(ROPE_FN(evens_ps)(_mm512_maskz_loadu_ps(e, xr + 2 * j)));
-    const __m512d x1 =
-        _mm512_cvtps_pd(ROPE_FN(evens_ps)(_mm512_maskz_loadu_ps(e, xr + b + 2 * j)));
+    const __m512d x0 = _mm512_cvtps_pd(ROPE_FN(load_evens_ps)(e, xr + 2 * j));
+    const __m512d x1 = _mm512_cvtps_pd(ROPE_FN(load_evens_ps)(e, xr + b + 2 * j));
     const __m512d y0 = _mm512_fmsub_pd(x0, vc, _mm512_mul_pd(x1, vs));
     const __m512d y1 = _mm512_fmadd_pd(x1, vc, _mm512_mul_pd(x0, vs));
-    _mm512_mask_storeu_ps(o + 2 * j, e, ROPE_FN(spread_ps)(_mm512_cvtpd_ps(y0)));
-    _mm512_mask_storeu_ps(o + b + 2 * j, e, ROPE_FN(spread_ps)(_mm512_cvtpd_ps(y1)));
+    ROPE_FN(store_evens_ps)(e, o + 2 * j, _mm512_cvtpd_ps(y0));
+    ROPE_FN(store_evens_ps)(e, o + b + 2 * j, _mm512_cvtpd_ps(y1));
 })
 
 ROPE_EVERY_OTHER_LOADED(pairs_f32_f64_every_other_loaded, float, double, 8, {
@@ -614,28 +620,22 @@ ROPE_EVERY_OTHER_LOADED(split_f16_every_other_loaded, uint16_t, float, 16, {
     const __mmask32 e = (__mmask32)ROPE_EVENS_UP_TO(2 * t);
     const __m512 vc = _mm512_maskz_loadu_ps((__mmask16)tables, c + j);
     const __m512 vs = _mm512_maskz_loadu_ps((__mmask16)tables, s + j);
-    const __m512 x0 =
-        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + 2 * j)));
-    const __m512 x1 =
-        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + b + 2 * j)));
+    const __m512 x0 = _mm512_cvtph_ps(ROPE_FN(load_evens_ph)(e, xr + 2 * j));
+    const __m512 x1 = _mm512_cvtph_ps(ROPE_FN(load_evens_ph)(e, xr + b + 2 * j));
     const __m512 y0 = _mm512_fmsub_ps(x0, vc, _mm512_mul_ps(x1, vs));
     const __m512 y1 = _mm512_fmadd_ps(x1, vc, _mm512_mul_ps(x0, vs));
-    _mm512_mask_storeu_epi16(o + 2 * j, e, _mm512_cvtepu16_epi32(
-                                               _mm512_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT)));
-    _mm512_mask_storeu_epi16(o + b + 2 * j, e, _mm512_cvtepu16_epi32(
-                                                   _mm512_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT)));
+    ROPE_FN(store_evens_ph)(e, o + 2 * j, _mm512_cvtps_ph(y0, _MM_FROUND_TO_NEAREST_INT));
+    ROPE_FN(store_evens_ph)(e, o + b + 2 * j, _mm512_cvtps_ph(y1, _MM_FROUND_TO_NEAREST_INT));
 })
 
 ROPE_EVERY_OTHER_LOADED(pairs_f16_every_other_loaded, uint16_t, float, 8, {
     const __mmask32 e = (__mmask32)ROPE_EVENS_UP_TO(4 * t);
     const __m512 vc = ROPE_FN(twice16)(_mm256_maskz_loadu_ps((__mmask8)tables, c + j));
     const __m512 vs = ROPE_FN(twice16)(_mm256_maskz_loadu_ps((__mmask8)tables, s + j));
-    const __m512 v =
-        _mm512_cvtph_ps(ROPE_FN(evens_epi16)(_mm512_maskz_loadu_epi16(e, xr + 4 * j)));
+    const __m512 v = _mm512_cvtph_ps(ROPE_FN(load_evens_ph)(e, xr + 4 * j));
     const __m512 w = _mm512_permute_ps(v, 0xB1);
     const __m512 y = _mm512_fmaddsub_ps(v, vc, _mm512_mul_ps(w, vs));
-    _mm512_mask_storeu_epi16(o + 4 * j, e, _mm512_cvtepu16_epi32(
-                                               _mm512_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT)));
+    ROPE_FN(store_evens_ph)(e, o + 4 * j, _mm512_cvtps_ph(y, _MM_FROUND_TO_NEAREST_INT));
 })
 #undef ROPE_EVERY_OTHER_LOADED
 #undef ROPE_EVENS_UP_TO
