@@ -200,23 +200,27 @@ def test_decode_fast_path_matches_general_path(interleaved, shape, seq_axis):
 FMA_LEVELS = [level for level in ("avx2", "avx512") if level in rope.simd_levels()]
 
 
+# Tokens in the level test: past 64, rotate_at builds the tables by angle addition.
+TOKENS = 72
+
+
 def fma_layout(layout, dim, dtype):
-    """A (40, 4, dim) view in the named layout, and the whole array it is a view of."""
-    shape = (40, 4, dim)
+    """A (TOKENS, 4, dim) view in the named layout, and the whole array it is a view of."""
+    shape = (TOKENS, 4, dim)
     item = np.dtype(dtype).itemsize
     if layout == "contiguous":
         base = random_array(shape, dtype)
         return base, base
     if layout == "rows with gaps":
-        base = random_array((40, 4, 2 * dim), dtype)
+        base = random_array((TOKENS, 4, 2 * dim), dtype)
         return base, base[..., :dim]
     if layout == "every other":
         # rows back to back, the view's last element the buffer's last: a read of the odd
         # element after it would leave the buffer
-        base = random_array(40 * 4 * 2 * dim - 1, dtype)
+        base = random_array(TOKENS * 4 * 2 * dim - 1, dtype)
         strides = (4 * 2 * dim * item, 2 * dim * item, 2 * item)
         return base, np.lib.stride_tricks.as_strided(base, shape, strides)
-    base = random_array((40, 4, 2 * dim + 6), dtype)  # every other element, rows with gaps
+    base = random_array((TOKENS, 4, 2 * dim + 6), dtype)  # every other element, rows with gaps
     return base, base[..., ::2][..., :dim]
 
 
@@ -234,7 +238,7 @@ def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
     # past the held limit, for rows with gaps (prefetched), into a fresh output and in
     # place. In place, nothing outside the view changes.
     base, x = fma_layout(layout, dim, dtype)
-    pos = np.arange(40) * 7919 + 3                # angle addition from the exact anchors too
+    pos = np.arange(TOKENS) * 7919 + 3            # tables by angle addition from exact anchors
     theta = rope.frequencies(dim)
     cos, sin = rope.cos_sin(pos, theta,                # one table a block of 4 rows
                             dtype=np.float32 if dtype == np.float16 else np.float64)
