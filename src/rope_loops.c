@@ -200,6 +200,15 @@ static rope_rotate_fn *rope_every_other_kernel(const rope_kernel_table *kern,
                : NULL;
 }
 
+/* Where the last call of rope_rotate_loop on this thread stopped reading x. NumPy hands the
+ * loop one outer index per call (a token's heads, with tables broadcast over them), in memory
+ * order; a call that begins where the last one ended is taken to go on, and prefetches
+ * ROPE_STREAM_AHEAD bytes past its own rows. rope.rotate with prebuilt tables, (32768, 8,
+ * 128): float32 1.29-1.38 -> 0.97-1.03 the in-place roof, float16 1.56-1.57 -> 1.08-1.11;
+ * (4096, 32, 128): 10-28% less time (Emerald Rapids). A call that begins elsewhere (the q
+ * heads of a fused qkv, token after token) prefetches only inside its own rows. */
+static _Thread_local const char *rope_stream_end;
+
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data)
 {
@@ -223,9 +232,11 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
         cos_stride == table_item && sin_stride == table_item && cos_step == sin_step
             ? rope_every_other_kernel(kern, spec, x_stride, out_stride)
             : NULL;
+    const npy_intp ahead = x == rope_stream_end ? ROPE_STREAM_AHEAD : 0;
+    rope_stream_end = x + count * x_step;
     const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
                             .out_step = out_step, .table_step = cos_step,
-                            .stream = count * x_step};
+                            .stream = count * x_step + ahead};
     if (contiguous && cos_step == sin_step) {
         kern->rotate[spec->interleaved][spec->dtype](out, x, cos, sin, &rows);
     }
@@ -241,7 +252,8 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
             }
             else {
                 if (x_stride > 0 && x_step == n * x_stride) {
-                    rope_prefetch_strided_row(x + i * x_step, x_step, (count - i) * x_step);
+                    rope_prefetch_strided_row(x + i * x_step, x_step,
+                                              (count - i) * x_step + ahead);
                 }
                 rope_rotate_row_strided(kern, spec, out + i * out_step, x + i * x_step,
                                         cos + i * cos_step, sin + i * sin_step, k, x_stride,
