@@ -272,10 +272,35 @@ void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp con
 {
     /* Each block is rotate's loop over r rows with table step 0: its rows share the tables,
      * read once from memory for all of them. */
-    const npy_intp count = dimensions[0];
-    const npy_intp block_dimensions[3] = {dimensions[1], dimensions[2], dimensions[3]};
-    const npy_intp block_steps[8] = {steps[4], 0, 0, steps[8], steps[5], steps[6], steps[7],
-                                     steps[9]};
+    const rope_rotate_spec *spec = data;
+    const npy_intp count = dimensions[0], rows = dimensions[1], n = dimensions[2],
+                   k = dimensions[3];
+    const npy_intp item = rope_item_size[spec->dtype];
+    const npy_intp table_item = rope_table_item_size[spec->dtype];
+    const npy_intp x_row = steps[4], x_stride = steps[5], cos_stride = steps[6],
+                   sin_stride = steps[7], out_row = steps[8], out_stride = steps[9];
+    const int in_place = args[0] == args[3] && steps[0] == steps[3] && x_row == out_row &&
+                         x_stride == out_stride;
+    /* Blocks of contiguous rows with nothing to copy past the rotated coordinates go to the
+     * kernel directly: a (4, 32, 1024, 128) float16 array, blocks of 8 heads at a token,
+     * took 9-16% less time than through rotate's loop, block by block (Emerald Rapids). */
+    if (x_stride == item && out_stride == item && cos_stride == table_item &&
+        sin_stride == table_item && steps[1] == steps[2] && (in_place || n == 2 * k)) {
+        rope_rotate_fn *rotate = rope_active_kernels()->rotate[spec->interleaved][spec->dtype];
+        const npy_intp block = rows * x_row;
+        for (npy_intp i = 0; i < count; i++) {
+            /* blocks back to back: the stream goes on to the last one */
+            const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = x_row,
+                                 .out_step = out_row, .table_step = 0,
+                                 .stream = steps[0] == block ? (count - i) * block : block};
+            rotate(args[3] + i * steps[3], args[0] + i * steps[0], args[1] + i * steps[1],
+                   args[2] + i * steps[2], &r);
+        }
+        return;
+    }
+    const npy_intp block_dimensions[3] = {rows, n, k};
+    const npy_intp block_steps[8] = {x_row, 0, 0, out_row, x_stride, cos_stride, sin_stride,
+                                     out_stride};
     for (npy_intp i = 0; i < count; i++) {
         char *block[4] = {args[0] + i * steps[0], args[1] + i * steps[1],
                           args[2] + i * steps[2], args[3] + i * steps[3]};
