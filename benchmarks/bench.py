@@ -14,6 +14,12 @@ Every buffer is written once before timing (a first touch of fresh pages costs m
 rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
 r + 1), and each is timed at least 7 times (11 by default). Timings on a shared machine are
 noisy: compare the ratios, not the milliseconds.
+
+A last-level cache larger than a case's bytes (300 MiB, shared with other tenants, on the
+machine of the README's table) holds them between calls whenever the other tenants leave it
+alone, and the roof is then the cache's bandwidth (a 32 MiB in-place multiply: 1.5 ms warm,
+2.8-3.9 ms after a read of 640 MiB). ``--cold`` reads a buffer of twice that cache's size
+before every timed call, so that each call streams from memory.
 """
 from __future__ import annotations
 
@@ -40,6 +46,24 @@ except ImportError:  # torch is optional
 
 ROWS: list[tuple[str, str, float, float, float, str]] = []
 
+# With --cold: a buffer read before every timed call of a single call, to push the case's
+# bytes out of the last-level cache.
+EVICT: np.ndarray | None = None
+
+
+def last_level_cache_bytes() -> int:
+    """The largest cache of CPU 0 as Linux reports it, or 256 MiB if it does not."""
+    sizes = []
+    for index in range(8):
+        try:
+            with open(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size") as f:
+                text = f.read().strip()
+        except OSError:
+            break
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=256 << 20)
+
 
 def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
     """Seconds per call of each implementation, one sample per repeat, run interleaved: repeat
@@ -52,6 +76,8 @@ def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
     for r in range(repeats):
         for name in names if r % 2 == 0 else reversed(names):
             fn = impls[name]
+            if EVICT is not None and calls == 1:
+                EVICT.sum()
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
@@ -277,10 +303,15 @@ def cpu_name() -> str:
 
 
 def main() -> None:
+    global EVICT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one shape per dtype, fewer cases")
     parser.add_argument("--repeats", type=int, default=11, help="timed runs per implementation")
+    parser.add_argument("--cold", action="store_true",
+                        help="stream every timed call from memory, not the last-level cache")
     args = parser.parse_args()
+    if args.cold:
+        EVICT = np.ones(2 * last_level_cache_bytes() // 8, np.uint64)
     repeats = max(args.repeats, 7)
     rng = np.random.default_rng(0)
 
@@ -306,7 +337,9 @@ def main() -> None:
     print(f"rope {rope.__version__}, numpy {np.__version__}, torch "
           f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}")
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
-          f"(of {', '.join(rope.simd_levels())}); {repeats} repeats")
+          f"(of {', '.join(rope.simd_levels())}); {repeats} repeats"
+          + (f"; cold: {EVICT.nbytes >> 20} MiB read before each call" if EVICT is not None
+             else ""))
     print(f"{'case':<34} {'implementation':<28} {'min ms':>8} {'med ms':>8} {'GB/s':>6}  "
           f"{'roof x (min med paired)'}")
     for case, name, lo, med, gbs, ratio in ROWS:
