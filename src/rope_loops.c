@@ -191,8 +191,8 @@ rope_prefetch_strided_row(const char *row, npy_intp span, npy_intp left)
 /* The kernel for rows of every other element (x[..., ::2], out likewise) if the level has one
  * for them, else NULL. */
 static rope_rotate_fn *rope_every_other_kernel(const rope_kernel_table *kern,
-                                                    const rope_rotate_spec *spec,
-                                                    npy_intp x_stride, npy_intp out_stride)
+                                               const rope_rotate_spec *spec, npy_intp x_stride,
+                                               npy_intp out_stride)
 {
     const npy_intp item = rope_item_size[spec->dtype];
     return x_stride == 2 * item && out_stride == 2 * item
@@ -204,8 +204,8 @@ static rope_rotate_fn *rope_every_other_kernel(const rope_kernel_table *kern,
  * loop one outer index per call (a token's heads, with tables broadcast over them), in memory
  * order; a call that begins where the last one ended is taken to go on, and prefetches
  * ROPE_STREAM_AHEAD bytes past its own rows. rope.rotate with prebuilt tables, (32768, 8,
- * 128): float32 1.29-1.38 -> 0.97-1.03 the in-place roof, float16 1.56-1.57 -> 1.08-1.11;
- * (4096, 32, 128): 10-28% less time (Emerald Rapids). A call that begins elsewhere (the q
+ * 128): float32 1.24-1.30 -> 0.96-1.02 the in-place roof, float16 1.56-1.62 -> 1.08-1.15;
+ * (4096, 32, 128): 10-30% less time (Emerald Rapids). A call that begins elsewhere (the q
  * heads of a fused qkv, token after token) prefetches only inside its own rows. */
 static _Thread_local const char *rope_stream_end;
 
