@@ -430,6 +430,28 @@ ROPE_INLINE void ROPE_FN(store_evens_ph)(__mmask32 lanes, uint16_t *p, __m256i v
     _mm512_mask_storeu_epi16(p, lanes, _mm512_cvtepu16_epi32(v));
 }
 
+/* Interleaved pairs among the first 32 floats at p, pair j's members in lanes 4j and 4j + 2
+ * (`lo`, `hi`: the lanes read of the two halves of 16): the 8 pairs moved apart, first
+ * members in the low half, second ones in the high (as the contiguous kernel's `apart`
+ * does); and rotated members a, b put back in those lanes. */
+ROPE_INLINE __m512 ROPE_FN(load_pairs_evens)(__mmask16 lo, __mmask16 hi, const float *p)
+{
+    const __m512i apart =
+        _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 28, 24, 20, 16, 12, 8, 4, 0);
+    return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, p), apart,
+                                  _mm512_maskz_loadu_ps(hi, p + 16));
+}
+ROPE_INLINE void ROPE_FN(store_pairs_evens)(__mmask16 lo, __mmask16 hi, float *p, __m256 a,
+                                            __m256 b)
+{
+    /* lane 4j: a[j], lane 4j + 2: b[j] (b is the second source), for j < 4 and j >= 4 */
+    const __m512i back_lo = _mm512_set_epi32(0, 19, 0, 3, 0, 18, 0, 2, 0, 17, 0, 1, 0, 16, 0, 0);
+    const __m512i back_hi = _mm512_set_epi32(0, 23, 0, 7, 0, 22, 0, 6, 0, 21, 0, 5, 0, 20, 0, 4);
+    const __m512 za = _mm512_castps256_ps512(a), zb = _mm512_castps256_ps512(b);
+    _mm512_mask_storeu_ps(p, lo, _mm512_permutex2var_ps(za, back_lo, zb));
+    _mm512_mask_storeu_ps(p + 16, hi, _mm512_permutex2var_ps(za, back_hi, zb));
+}
+
 /* 8 floats or 16 halves of a row, loaded and stored: contiguous, or every other element. */
 #define ROPE_LOAD_PS(p) _mm256_loadu_ps(p)
 #define ROPE_STORE_PS(p, v) _mm256_storeu_ps((p), (v))
@@ -488,31 +510,20 @@ ROPE_INLINE void ROPE_FN(pairs_f32_f64_held_nv)(void *out, const void *x, const 
     })
 }
 
-/* Every other element: 8 pairs from 32 floats of the span, pair j's members in its lanes 4j
- * and 4j + 2. One two-source permute moves them apart, two put the results back. */
+/* Every other element: 8 pairs from 32 floats of the span. */
 ROPE_INLINE void ROPE_FN(pairs_f32_f64_every_other_nv)(void *out, const void *x, const double *c,
                                                        const double *s, const rope_rows *r,
                                                        const int nv)
 {
-    const __m512i apart =
-        _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 28, 24, 20, 16, 12, 8, 4, 0);
-    /* lane 4j: y0[j], lane 4j + 2: y1[j] (y1 is the second source), for j < 4 and j >= 4 */
-    const __m512i back_lo = _mm512_set_epi32(0, 19, 0, 3, 0, 18, 0, 2, 0, 17, 0, 1, 0, 16, 0, 0);
-    const __m512i back_hi = _mm512_set_epi32(0, 23, 0, 7, 0, 22, 0, 6, 0, 21, 0, 5, 0, 20, 0, 4);
     ROPE_HELD_TABLES(__m512d, _mm512_loadu_pd, 8)
     ROPE_HELD_ROWS(float, 32 * nv * (ptrdiff_t)sizeof(float), {
-        const __m512 v = _mm512_permutex2var_ps(
-            _mm512_maskz_loadu_ps(ROPE_EVENS32, xr + 32 * i), apart,
-            _mm512_maskz_loadu_ps(ROPE_EVENS32, xr + 32 * i + 16));
+        const __m512 v = ROPE_FN(load_pairs_evens)(ROPE_EVENS32, ROPE_EVENS32, xr + 32 * i);
         const __m512d x0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
         const __m512d x1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
         const __m512d y0 = _mm512_fmsub_pd(x0, C[i], _mm512_mul_pd(x1, S[i]));
         const __m512d y1 = _mm512_fmadd_pd(x1, C[i], _mm512_mul_pd(x0, S[i]));
-        const __m512 z0 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y0));
-        const __m512 z1 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y1));
-        _mm512_mask_storeu_ps(o + 32 * i, ROPE_EVENS32, _mm512_permutex2var_ps(z0, back_lo, z1));
-        _mm512_mask_storeu_ps(o + 32 * i + 16, ROPE_EVENS32,
-                              _mm512_permutex2var_ps(z0, back_hi, z1));
+        ROPE_FN(store_pairs_evens)(ROPE_EVENS32, ROPE_EVENS32, o + 32 * i, _mm512_cvtpd_ps(y0),
+                                   _mm512_cvtpd_ps(y1));
     })
 }
 
@@ -595,24 +606,16 @@ ROPE_EVERY_OTHER_LOADED(split_f32_f64_every_other_loaded, float, double, 8, {
 })
 
 ROPE_EVERY_OTHER_LOADED(pairs_f32_f64_every_other_loaded, float, double, 8, {
-    const __m512i apart =
-        _mm512_set_epi32(30, 26, 22, 18, 14, 10, 6, 2, 28, 24, 20, 16, 12, 8, 4, 0);
-    const __m512i back_lo = _mm512_set_epi32(0, 19, 0, 3, 0, 18, 0, 2, 0, 17, 0, 1, 0, 16, 0, 0);
-    const __m512i back_hi = _mm512_set_epi32(0, 23, 0, 7, 0, 22, 0, 6, 0, 21, 0, 5, 0, 20, 0, 4);
     const uint32_t e = ROPE_EVENS_UP_TO(4 * t); /* pair j in lanes 4j and 4j + 2 */
     const __mmask16 lo = (__mmask16)e, hi = (__mmask16)(e >> 16);
     const __m512d vc = _mm512_maskz_loadu_pd((__mmask8)tables, c + j);
     const __m512d vs = _mm512_maskz_loadu_pd((__mmask8)tables, s + j);
-    const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo, xr + 4 * j), apart,
-                                            _mm512_maskz_loadu_ps(hi, xr + 4 * j + 16));
+    const __m512 v = ROPE_FN(load_pairs_evens)(lo, hi, xr + 4 * j);
     const __m512d x0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
     const __m512d x1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
     const __m512d y0 = _mm512_fmsub_pd(x0, vc, _mm512_mul_pd(x1, vs));
     const __m512d y1 = _mm512_fmadd_pd(x1, vc, _mm512_mul_pd(x0, vs));
-    const __m512 z0 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y0));
-    const __m512 z1 = _mm512_castps256_ps512(_mm512_cvtpd_ps(y1));
-    _mm512_mask_storeu_ps(o + 4 * j, lo, _mm512_permutex2var_ps(z0, back_lo, z1));
-    _mm512_mask_storeu_ps(o + 4 * j + 16, hi, _mm512_permutex2var_ps(z0, back_hi, z1));
+    ROPE_FN(store_pairs_evens)(lo, hi, o + 4 * j, _mm512_cvtpd_ps(y0), _mm512_cvtpd_ps(y1));
 })
 
 ROPE_EVERY_OTHER_LOADED(split_f16_every_other_loaded, uint16_t, float, 16, {
