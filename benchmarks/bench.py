@@ -2,6 +2,7 @@
 
     python benchmarks/bench.py            # every case (a few minutes)
     python benchmarks/bench.py --quick    # one shape per dtype, fewer cases
+    python benchmarks/bench.py --against old/_core.so   # this build against another one
 
 Prints one table: case, implementation, min and median ms, GB/s (bytes read + written, at the
 min time) and the ratio to the roof measured in the same run: min to min, median to median,
@@ -20,6 +21,10 @@ machine of the README's table) holds them between calls whenever the other tenan
 alone, and the roof is then the cache's bandwidth (a 32 MiB in-place multiply: 1.5 ms warm,
 2.8-3.9 ms after a read of 640 MiB). ``--cold`` reads a buffer of twice that cache's size
 before every timed call, so that each call streams from memory.
+
+``--against`` loads another build of the extension (say, main's ``rope/_core*.so``, copied
+aside) and times every rope row twice, interleaved: with this build and, marked ``[against]``,
+with that one under the same Python code; a row ``this / against`` gives the paired ratio.
 """
 from __future__ import annotations
 
@@ -34,10 +39,16 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import importlib.machinery
+import importlib.util
+
 import numpy as np
 
 import rope
 from rope import _core
+
+THIS_CORE = _core
+AGAINST_CORE = None  # --against: another build of rope._core
 
 try:
     import torch
@@ -65,10 +76,51 @@ def last_level_cache_bytes() -> int:
     return max(sizes, default=256 << 20)
 
 
+def load_core(path: str):
+    """Another build of rope._core, as a module of its own."""
+    loader = importlib.machinery.ExtensionFileLoader("rope_against._core", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def use_core(core) -> None:
+    """Route rope's Python layer, and the cases here, through `core`."""
+    global _core
+    _core = core
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("rope.") and hasattr(module, "_core"):
+            module._core = core
+
+
+def with_core(core, fn):
+    def run():
+        use_core(core)
+        try:
+            fn()
+        finally:
+            use_core(THIS_CORE)
+    return run
+
+
+def with_against(impls: dict) -> dict:
+    """With --against: each rope row twice, this build's and the other's, side by side."""
+    if AGAINST_CORE is None:
+        return impls
+    both = {}
+    for name, fn in impls.items():
+        both[name] = fn
+        if name.startswith(("rope", "gufunc", "same loop", "exact builder")):
+            both[name] = with_core(THIS_CORE, fn)
+            both[f"{name} [against]"] = with_core(AGAINST_CORE, fn)
+    return both
+
+
 def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
     """Seconds per call of each implementation, one sample per repeat, run interleaved: repeat
     r times each implementation once, in turn (forward on even repeats, backward on odd ones,
     so that no implementation always follows the same neighbour)."""
+    impls = with_against(impls)
     samples = {name: [] for name in impls}
     for fn in impls.values():  # warm-up: imports, caches, lazily built tables
         fn()
@@ -97,6 +149,10 @@ def report(case: str, samples: dict, nbytes: int, roof_names: tuple[str, ...]) -
                  f"{np.median(s / roof):5.2f}")
         ROWS.append((case, name, s.min() * 1e3, np.median(s) * 1e3, 2 * nbytes / s.min() / 1e9,
                      ratio))
+    for name, s in samples.items():
+        if f"{name} [against]" in samples:
+            ROWS.append((case, f"{name}: this / against", 0, 0, 0,
+                         f"{np.median(s / samples[f'{name} [against]']):5.3f}"))
 
 
 def touched(shape, dtype, rng) -> np.ndarray:
@@ -155,7 +211,9 @@ def prefill_case(shape, seq_axis, dtype, interleaved, repeats, rng, slow_refs: b
     positions = np.arange(seq).reshape(pos_shape)
     table_dtype = np.float64 if dtype == np.float64 else np.float32
     cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
-    gufunc = _core.rotate_interleaved if interleaved else _core.rotate
+
+    def gufunc(*args, **kwargs):  # looked up at each call: --against swaps _core
+        return (_core.rotate_interleaved if interleaved else _core.rotate)(*args, **kwargs)
 
     impls = {
         "roof np.copyto": lambda: np.copyto(copy_dst, x),
@@ -309,7 +367,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=11, help="timed runs per implementation")
     parser.add_argument("--cold", action="store_true",
                         help="stream every timed call from memory, not the last-level cache")
+    parser.add_argument("--against", metavar="SO",
+                        help="another build of rope/_core*.so, timed beside this one")
     args = parser.parse_args()
+    global AGAINST_CORE
+    if args.against:
+        AGAINST_CORE = load_core(args.against)
     if args.cold:
         EVICT = np.ones(2 * last_level_cache_bytes() // 8, np.uint64)
     repeats = max(args.repeats, 7)
@@ -331,8 +394,9 @@ def main() -> None:
     if "threads" in rope.apply.__code__.co_varnames:
         for dtype in (np.float32, np.float16):
             threads_case((4096, 32, 128), 0, dtype, repeats, rng)
-    for dtype in (np.float32, np.float16):
-        levels_case((4096, 32, 128), 0, dtype, repeats, rng)
+    if AGAINST_CORE is None:  # the levels of this build only
+        for dtype in (np.float32, np.float16):
+            levels_case((4096, 32, 128), 0, dtype, repeats, rng)
 
     print(f"rope {rope.__version__}, numpy {np.__version__}, torch "
           f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}")

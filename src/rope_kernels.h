@@ -1,16 +1,16 @@
 /*
  * rope_kernels.h: the pure C kernels of rope.
  *
- * Nothing here knows Python or NumPy: kernels see pointers, pair counts and (in the loop layer
- * that calls them) byte strides. Every kernel exists once per SIMD level (baseline x86-64,
- * AVX2+FMA+F16C, AVX-512), compiled from one body with different target options; the module
- * picks a table at import and the loops call through it.
+ * Nothing here knows Python or NumPy: kernels see pointers, pair counts and byte strides.
+ * Every kernel is written once (rope_rotate.inc.c, rope_trig.inc.c) over a small vocabulary
+ * of vector operations (rope_simd_*.h) and compiled once per SIMD level, each level in its own
+ * file with its own compiler flags (rope_level_*.c). rope_dispatch.c tells which levels the
+ * CPU runs; the module picks one at import and the loops call through its table.
  */
 #ifndef ROPE_KERNELS_H
 #define ROPE_KERNELS_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "rope_portable.h"
 
 /* Data type of the rotated elements, with the type of their cos/sin tables:
  *   ROPE_F16      float16 data, float32 tables, computed in float32;
@@ -25,104 +25,61 @@ typedef enum {
 /* Table element types produced by the cos/sin builder. */
 typedef enum { ROPE_TABLE_F32 = 0, ROPE_TABLE_F64 = 1, ROPE_NTABLES = 2 } rope_table_type;
 
-typedef enum {
-    ROPE_SIMD_BASELINE = 0, /* x86-64 SSE2, any CPU */
-    ROPE_SIMD_AVX2 = 1,     /* AVX2 + FMA + F16C (Haswell, Zen and later) */
-    ROPE_SIMD_AVX512 = 2,   /* AVX-512 F/BW/DQ/VL + FMA + F16C (Skylake-X, Zen 4 and later) */
-    ROPE_SIMD_NLEVELS = 3
-} rope_simd_level;
-
 /*
  * Rows of pairs to rotate, all with the same layout. Row i reads x + i*x_step and writes
  * out + i*out_step (bytes); its tables are cos + i*table_step and sin + i*table_step, m values
  * each (table_step 0: every row at the same position, e.g. the heads of one token).
- *   half-split (rotate[0]): pair j is (x[j], x[j + second]): second is the row's pair count
- *                 for a row in place, or the distance between two scratch runs;
- *   interleaved (rotate[1]): pair j is (x[2j], x[2j + 1]); `second` is unused.
+ *   spacing: 1 where a row's elements are contiguous, 2 where they are every other element
+ *            of a wider array (x[..., ::2]); element e of a row is then at x[2e]. Nothing
+ *            outside the row's elements is read or written.
+ *   second:  split pairing: pair j is (x[j], x[j + second]) (elements, not bytes): the row's
+ *            pair count for a row in place, or the distance between two scratch runs;
+ *            interleaved pairing: pair j is (x[2j], x[2j + 1]) and `second` is unused.
  * Each pair becomes (x0 cos - x1 sin, x1 cos + x0 sin). Both members are loaded before either
  * is stored, so out == x (in place) is allowed; any other overlap is not (NumPy resolves
  * partial overlap before a loop runs). cos/sin are float or double as the rope_dtype says.
- *   stream: where the rows lie back to back (x_step is a row's bytes), how many bytes from x
- *           on the caller rotates in this run of calls; the kernel prefetches only inside
- *           them (0: not at all).
+ * m == 0 or rows == 0 rotates nothing and reads nothing.
+ *   stream:  where the rows lie back to back (x_step is a row's span), how many bytes from x
+ *            on the caller rotates in this run of calls; the kernel prefetches only inside
+ *            them (0: not at all).
  */
 typedef struct {
     ptrdiff_t rows, m, second;
     ptrdiff_t x_step, out_step, table_step;
     ptrdiff_t stream;
+    int spacing;
 } rope_rows;
 
 typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,
                             const rope_rows *rows);
 
-/* How far ahead of the bytes being rotated a stream of rows is prefetched (see the rows
- * kernels in rope_kernels_body.h), by the kernels and by the loops around them. */
+/* How far ahead of the bytes being rotated a stream of rows is prefetched, by the kernels
+ * and by the loops around them: one stream of loads gets less of the memory's bandwidth than
+ * the prefetches ask for. */
 #define ROPE_STREAM_AHEAD 4096
-
-/* Always inlined: gcc takes a function that only prefetches for one without effects and drops
- * the calls to it that it does not inline. */
-static inline __attribute__((always_inline)) void rope_prefetch(const void *p, ptrdiff_t bytes)
-{
-    for (ptrdiff_t b = 0; b < bytes; b += 64) {
-        __builtin_prefetch((const char *)p + b, 0, 3);
-    }
-}
 
 /*
  * cos[j] = cos(pos * theta[j]), sin[j] = sin(pos * theta[j]) for j < m, written as float or
  * double. The product pos * theta[j] is formed exactly (as a sum of two doubles) and reduced
  * modulo 2 pi in double-double arithmetic, so the result is the correctly reduced angle of the
- * given float64 frequency at any |pos| <= 2^53, not the float32 product other libraries use.
+ * given float64 frequency at any |pos * theta| <= 2^54, not the float32 product other
+ * libraries use. Larger angles give NaN.
  */
 typedef void rope_cos_sin_fn(void *cos, void *sin, double pos, const double *theta,
                              ptrdiff_t m);
 
-/*
- * Tables at the sum of two angles from the tables of each (m values of each, of the type
- * written: float or double):
- *     cos = cos_a cos_b - sin_a sin_b,  sin = sin_a cos_b + cos_a sin_b,
- * computed in that type (the rotation of the pair (cos_a, sin_a) by the angle b).
- */
-typedef void rope_angle_add_fn(void *cos, void *sin, const void *cos_a, const void *sin_a,
-                               const void *cos_b, const void *sin_b, ptrdiff_t m);
-
-/* dst[2j] = dst[2j + 1] = src[j] for j < m, float or double: the tables of rotate_paired. */
-typedef void rope_twice_fn(void *dst, const void *src, ptrdiff_t m);
-
 typedef struct {
     const char *name;
+    /* 1 where a*b + c is rounded once (FMA): such levels give the same bits as each other. */
+    int fused;
     rope_rotate_fn *rotate[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
-    /* Interleaved too, with tables of 2m values per row, each pair's value twice:
-     * cos[2j] = cos[2j + 1] is the cos of pair j (the same for sin). Same bits as rotate[1]. */
-    rope_rotate_fn *rotate_paired[ROPE_NDTYPES];
-    rope_twice_fn *twice[ROPE_NTABLES];
     rope_cos_sin_fn *cos_sin[ROPE_NTABLES];
-    rope_angle_add_fn *angle_add[ROPE_NTABLES];
-    /* rotate[1][dtype] holds the tables of interleaved rows that share them (table_step 0)
-     * in registers when m is a multiple of 8 and at most held_pairs[dtype] (0: never). Those
-     * rows are then faster with tables of m values than with rotate_paired's 2m. */
-    ptrdiff_t held_pairs[ROPE_NDTYPES];
-    /* As rotate, for rows of every other element (x[..., ::2] of a wider array): element e
-     * of row i at x + i*x_step + 2e items, and likewise for out; `second` counts the row's
-     * elements, not the span's, and the rows lie back to back where x_step is their span
-     * (4m items). Nothing outside the rows is read or written. NULL where a level has none
-     * (below AVX-512, and for float32 tables and float64 data): the loops then go through
-     * scratch. */
-    rope_rotate_fn *rotate_every_other[2][ROPE_NDTYPES]; /* [interleaved][dtype] */
 } rope_kernel_table;
 
-static inline int rope_tables_held(const rope_kernel_table *kernels, rope_dtype dtype,
-                                   ptrdiff_t m)
-{
-    return m % 8 == 0 && m <= kernels->held_pairs[dtype];
-}
-
-
-/* The kernel table of a level. Every level is compiled in on x86; elsewhere only the baseline
- * (portable C) exists and is returned for every level. Whether the CPU runs it is separate. */
-const rope_kernel_table *rope_kernels_of(rope_simd_level level);
-
-/* The highest level this CPU (and its OS) supports. */
-rope_simd_level rope_cpu_best_level(void);
+/* The levels compiled into this build, lowest first, and how many of them the CPU (and its
+ * OS) runs: rope_levels[0 ... rope_cpu_levels() - 1]. */
+extern const rope_kernel_table *const rope_levels[];
+extern const int rope_nlevels;
+int rope_cpu_levels(void);
 
 #endif

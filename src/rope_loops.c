@@ -3,6 +3,7 @@
  */
 #include "rope_loops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +14,12 @@ static const rope_kernel_table *rope_kernels_in_use;
 
 const rope_kernel_table *rope_active_kernels(void)
 {
-    return __atomic_load_n(&rope_kernels_in_use, __ATOMIC_ACQUIRE);
+    return rope_atomic_load_ptr(&rope_kernels_in_use);
 }
 
 void rope_set_active_kernels(const rope_kernel_table *kernels)
 {
-    __atomic_store_n(&rope_kernels_in_use, kernels, __ATOMIC_RELEASE);
+    rope_atomic_store_ptr(&rope_kernels_in_use, kernels);
 }
 
 /* Bytes per data element and per table element, by rope_dtype (F16, F32, F32_F64, F64). */
@@ -31,7 +32,7 @@ static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8};
  * one, on some CPUs) cannot take its value from them: it waits until they reach the cache.
  * Element by element, the strided-view path ran 13.6 or 22 ms for 64 MiB depending only on
  * the code's alignment. */
-static inline __attribute__((always_inline)) void
+ROPE_INLINE void
 rope_gather(char *dst, const char *src, npy_intp src_stride, npy_intp count, const npy_intp item)
 {
     npy_intp i = 0;
@@ -55,7 +56,7 @@ rope_gather(char *dst, const char *src, npy_intp src_stride, npy_intp count, con
     }
 }
 
-static inline __attribute__((always_inline)) void
+ROPE_INLINE void
 rope_scatter(char *dst, npy_intp dst_stride, const char *src, npy_intp count, const npy_intp item)
 {
     npy_intp i = 0;
@@ -73,7 +74,7 @@ rope_scatter(char *dst, npy_intp dst_stride, const char *src, npy_intp count, co
 
 /* Copy `count` elements of `item` bytes between runs with any byte strides, including zero
  * and negative ones. */
-static inline __attribute__((always_inline)) void
+ROPE_INLINE void
 rope_copy_items(char *dst, npy_intp dst_stride, const char *src, npy_intp src_stride,
                 npy_intp count, const npy_intp item)
 {
@@ -105,15 +106,26 @@ static void rope_strided_copy(char *dst, npy_intp dst_stride, const char *src,
     }
 }
 
-/* Rotate pairs j0 ... j0 + m - 1 of one row whose tables are contiguous runs of m values. */
+/* 1 where x and out are contiguous rows, 2 where they are every other element of wider rows
+ * (x[..., ::2]), which the kernels rotate in place; 0 for any other strides (scratch). */
+static int rope_spacing(npy_intp x_stride, npy_intp out_stride, npy_intp item)
+{
+    if (x_stride == item && out_stride == item) {
+        return 1;
+    }
+    return x_stride == 2 * item && out_stride == 2 * item ? 2 : 0;
+}
+
+/* Rotate pairs j0 ... j0 + m - 1 of one row whose tables are contiguous runs of m values:
+ * directly where the row's spacing is one the kernels take, else through scratch runs. */
 static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_rotate_spec *spec,
                                      char *out, const char *x, const char *cos, const char *sin,
                                      npy_intp j0, npy_intp m, npy_intp k, npy_intp x_stride,
-                                     npy_intp out_stride, int contiguous)
+                                     npy_intp out_stride, int spacing)
 {
     const npy_intp item = rope_item_size[spec->dtype];
-    rope_rows one = {.rows = 1, .m = m, .second = k};
-    if (!contiguous) {
+    rope_rows one = {.rows = 1, .m = m, .second = k, .spacing = spacing};
+    if (!spacing) {
         /* Gather the two members of each pair into two runs, rotate them as half-split pairs
          * (whatever the layout), scatter them back. */
         double ab[2 * ROPE_CHUNK];
@@ -127,24 +139,25 @@ static void rope_rotate_pairs_of_row(const rope_kernel_table *kern, const rope_r
         rope_strided_copy(a, item, x, x_pair, m, item);
         rope_strided_copy(b, item, x + x_second, x_pair, m, item);
         one.second = m;
+        one.spacing = 1;
         kern->rotate[0][spec->dtype](a, a, cos, sin, &one);
         rope_strided_copy(out, out_pair, a, item, m, item);
         rope_strided_copy(out + out_second, out_pair, b, item, m, item);
         return;
     }
-    const npy_intp offset = (spec->interleaved ? 2 : 1) * j0 * item;
+    const npy_intp offset = (spec->interleaved ? 2 : 1) * spacing * j0 * item;
     kern->rotate[spec->interleaved][spec->dtype](out + offset, x + offset, cos, sin, &one);
 }
 
 /*
- * One row whose core strides are not unit: chunk by chunk, gather its tables into contiguous
- * runs (unless they are already) and rotate the chunk's pairs through scratch runs
+ * One row whose core strides the kernels do not take: chunk by chunk, gather its tables into
+ * contiguous runs (unless they are already) and rotate the chunk's pairs through scratch runs
  * (rope_rotate_pairs_of_row).
  */
 static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_rotate_spec *spec,
                                     char *out, const char *x, const char *cos, const char *sin,
                                     npy_intp k, npy_intp x_stride, npy_intp out_stride,
-                                    npy_intp cos_stride, npy_intp sin_stride)
+                                    npy_intp cos_stride, npy_intp sin_stride, int spacing)
 {
     const npy_intp table_item = rope_table_item_size[spec->dtype];
     const int tables_contiguous = cos_stride == table_item && sin_stride == table_item;
@@ -159,7 +172,8 @@ static void rope_rotate_row_strided(const rope_kernel_table *kern, const rope_ro
             cj = (const char *)c;
             sj = (const char *)s;
         }
-        rope_rotate_pairs_of_row(kern, spec, out, x, cj, sj, j, m, k, x_stride, out_stride, 0);
+        rope_rotate_pairs_of_row(kern, spec, out, x, cj, sj, j, m, k, x_stride, out_stride,
+                                 spacing);
     }
 }
 
@@ -174,40 +188,13 @@ static void rope_copy_rest(char *out, npy_intp out_step, npy_intp out_stride, co
     }
 }
 
-/* Strided rows (a core stride other than the item's size) reach the kernels through scratch,
- * so no kernel prefetches them. Where they lie back to back, `span` bytes each (x[..., ::2]
- * of a wider array), the loops ask for the bytes ROPE_STREAM_AHEAD past a row's start, while
- * those stay inside the `left` bytes the call still rotates from it: rotate_at on a float32
- * (4096, 32, 128) view of every other element took 2.15x the contiguous roof instead of 3.15x
- * (float16: 17% less time; Emerald Rapids, paired repeats). */
-static inline __attribute__((always_inline)) void
-rope_prefetch_strided_row(const char *row, npy_intp span, npy_intp left)
-{
-    if (left >= ROPE_STREAM_AHEAD + span) {
-        rope_prefetch(row + ROPE_STREAM_AHEAD, span);
-    }
-}
-
-/* The kernel for rows of every other element (x[..., ::2], out likewise) if the level has one
- * for them, else NULL. */
-static rope_rotate_fn *rope_every_other_kernel(const rope_kernel_table *kern,
-                                               const rope_rotate_spec *spec, npy_intp x_stride,
-                                               npy_intp out_stride)
-{
-    const npy_intp item = rope_item_size[spec->dtype];
-    return x_stride == 2 * item && out_stride == 2 * item
-               ? kern->rotate_every_other[spec->interleaved][spec->dtype]
-               : NULL;
-}
-
 /* Where the last call of rope_rotate_loop on this thread stopped reading x. NumPy hands the
  * loop one outer index per call (a token's heads, with tables broadcast over them), in memory
  * order; a call that begins where the last one ended is taken to go on, and prefetches
- * ROPE_STREAM_AHEAD bytes past its own rows. rope.rotate with prebuilt tables, (32768, 8,
- * 128): float32 1.24-1.30 -> 0.96-1.02 the in-place roof, float16 1.56-1.62 -> 1.08-1.15;
- * (4096, 32, 128): 10-30% less time (Emerald Rapids). A call that begins elsewhere (the q
- * heads of a fused qkv, token after token) prefetches only inside its own rows. */
-static _Thread_local const char *rope_stream_end;
+ * ROPE_STREAM_AHEAD bytes past its own rows (NumPy's calls are too short for the prefetch
+ * inside them to start). A call that begins elsewhere (the q heads of a fused qkv, token after
+ * token) prefetches only inside its own rows. */
+static ROPE_THREAD_LOCAL const char *rope_stream_end;
 
 void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                       void *data)
@@ -225,40 +212,22 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
 
     /* out=x reaches us as the same memory; its pass-through coordinates are then in place. */
     const int in_place = x == out && x_step == out_step && x_stride == out_stride;
-    const int contiguous = x_stride == item && out_stride == item &&
-                           cos_stride == table_item && sin_stride == table_item;
+    const int tables_contiguous = cos_stride == table_item && sin_stride == table_item;
+    const int spacing = rope_spacing(x_stride, out_stride, item);
 
-    rope_rotate_fn *every_other =
-        cos_stride == table_item && sin_stride == table_item && cos_step == sin_step
-            ? rope_every_other_kernel(kern, spec, x_stride, out_stride)
-            : NULL;
-    const npy_intp ahead = x == rope_stream_end ? ROPE_STREAM_AHEAD : 0;
-    rope_stream_end = x + count * x_step;
-    const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
-                            .out_step = out_step, .table_step = cos_step,
-                            .stream = count * x_step + ahead};
-    if (contiguous && cos_step == sin_step) {
+    if (spacing && tables_contiguous && cos_step == sin_step) {
+        const npy_intp ahead = x == rope_stream_end ? ROPE_STREAM_AHEAD : 0;
+        rope_stream_end = x + count * x_step;
+        const rope_rows rows = {.rows = count, .m = k, .second = k, .x_step = x_step,
+                                .out_step = out_step, .table_step = cos_step,
+                                .stream = count * x_step + ahead, .spacing = spacing};
         kern->rotate[spec->interleaved][spec->dtype](out, x, cos, sin, &rows);
-    }
-    else if (every_other) {
-        every_other(out, x, cos, sin, &rows);
     }
     else {
         for (npy_intp i = 0; i < count; i++) {
-            if (contiguous) {
-                rope_rotate_pairs_of_row(kern, spec, out + i * out_step, x + i * x_step,
-                                         cos + i * cos_step, sin + i * sin_step, 0, k, k,
-                                         x_stride, out_stride, 1);
-            }
-            else {
-                if (x_stride > 0 && x_step == n * x_stride) {
-                    rope_prefetch_strided_row(x + i * x_step, x_step,
-                                              (count - i) * x_step + ahead);
-                }
-                rope_rotate_row_strided(kern, spec, out + i * out_step, x + i * x_step,
-                                        cos + i * cos_step, sin + i * sin_step, k, x_stride,
-                                        out_stride, cos_stride, sin_stride);
-            }
+            rope_rotate_row_strided(kern, spec, out + i * out_step, x + i * x_step,
+                                    cos + i * cos_step, sin + i * sin_step, k, x_stride,
+                                    out_stride, cos_stride, sin_stride, spacing);
         }
     }
     /* An output NumPy allocated or buffered is write-only: every element gets written. */
@@ -281,18 +250,19 @@ void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp con
                    sin_stride = steps[7], out_row = steps[8], out_stride = steps[9];
     const int in_place = args[0] == args[3] && steps[0] == steps[3] && x_row == out_row &&
                          x_stride == out_stride;
-    /* Blocks of contiguous rows with nothing to copy past the rotated coordinates go to the
-     * kernel directly: a (4, 32, 1024, 128) float16 array, blocks of 8 heads at a token,
-     * took 9-16% less time than through rotate's loop, block by block (Emerald Rapids). */
-    if (x_stride == item && out_stride == item && cos_stride == table_item &&
-        sin_stride == table_item && steps[1] == steps[2] && (in_place || n == 2 * k)) {
+    const int spacing = rope_spacing(x_stride, out_stride, item);
+    /* Blocks with nothing to copy past the rotated coordinates go to the kernel block by block
+     * (one call each, not one per row). */
+    if (spacing && cos_stride == table_item && sin_stride == table_item &&
+        steps[1] == steps[2] && (in_place || n == 2 * k)) {
         rope_rotate_fn *rotate = rope_active_kernels()->rotate[spec->interleaved][spec->dtype];
         const npy_intp block = rows * x_row;
         for (npy_intp i = 0; i < count; i++) {
             /* blocks back to back: the stream goes on to the last one */
             const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = x_row,
                                  .out_step = out_row, .table_step = 0,
-                                 .stream = steps[0] == block ? (count - i) * block : block};
+                                 .stream = steps[0] == block ? (count - i) * block : block,
+                                 .spacing = spacing};
             rotate(args[3] + i * steps[3], args[0] + i * steps[0], args[1] + i * steps[1],
                    args[2] + i * steps[2], &r);
         }
@@ -366,19 +336,19 @@ void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *
 
 /*
  * Exact tables by angle addition. The exact builder (double-double reduction, polynomials) costs
- * ~3 ns a value, more than rotating eight heads with the result; prefill needs one table per
- * token. Integer positions p = a + r, with a a multiple of ROPE_OFFSETS (32) and
- * 0 <= r < ROPE_OFFSETS, take the exact tables of a (one per 32 tokens) and of r (one per
- * offset, built on first use) and combine them:
+ * more than rotating eight heads with the result; prefill needs one table per token. Integer
+ * positions p = a + r, with a a multiple of ROPE_OFFSETS (32) and 0 <= r < ROPE_OFFSETS, take
+ * the exact tables of a (one per 32 tokens) and of r (one per offset, built on first use) and
+ * combine them:
  *     cos(p t) = cos(a t) cos(r t) - sin(a t) sin(r t),  sin(p t) = sin(a t) cos(r t) + ...
- * which is a rotation of the pair (cos(a t), sin(a t)) by the angle r t, done by the
- * angle_add kernel in the table type the rows need. float64 tables (float32 data): each factor
- * is within an ulp of float64, so the sum is within a few (~1e-16), invisible once the data
- * is rounded. float32 tables (float16 data) are added in float32, 3x cheaper than in float64
- * and converting: within ~2 ulps of float32 where the direct builder is within half of one.
- * Against correctly rounded float16 results, 1.5 in 10^4 elements differ either way (the
- * rotation itself is float32 arithmetic), 2.0 in 10^4 with these tables. float64 data keeps
- * the direct builder.
+ * which is the rotation of the pair (cos(a t), sin(a t)) by the angle r t: the split rotation
+ * kernel of the table type, rotating the anchor's tables by the offset's. float64 tables
+ * (float32 data): each factor is within an ulp of float64, so the sum is within a few
+ * (~1e-16), invisible once the data is rounded. float32 tables (float16 data) are added in
+ * float32: within ~2 ulps of float32 where the direct builder is within half of one. Against
+ * correctly rounded float16 results, 1.5 in 10^4 elements differ either way (the rotation
+ * itself is float32 arithmetic), 2.0 in 10^4 with these tables. float64 data keeps the
+ * direct builder.
  */
 #define ROPE_OFFSETS 32 /* a power of two, at most 64 (the bits of `built`) */
 
@@ -395,16 +365,16 @@ typedef struct {
     double anchor_cs[2 * ROPE_CHUNK]; /* cos | sin of anchor*theta, of the table type */
 } rope_table_builder;
 
-/* cos and sin (k values each, of tb->table's type) of p*theta. */
-static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *sin)
+/* cos then sin (k values each, of tb->table's type) of p*theta, into cs. */
+static void rope_tables_at(rope_table_builder *tb, double p, char *cs)
 {
     rope_cos_sin_fn *exact = tb->kern->cos_sin[tb->table];
     const npy_intp k = tb->k, half = k * tb->table_item; /* bytes from cos to sin */
     /* Integers only (tested without libm's floor, a call at the baseline level), and not 0,
      * whose sin keeps the sign of a -0.0 position. */
-    const int integral = __builtin_fabs(p) <= 0x1p53 && (double)(long long)p == p;
+    const int integral = fabs(p) <= 0x1p53 && (double)(long long)p == p;
     if (tb->offsets == NULL || !integral || p == 0.0) {
-        exact(cos, sin, p, tb->theta, k);
+        exact(cs, cs + half, p, tb->theta, k);
         return;
     }
     const long long ip = (long long)p;
@@ -421,14 +391,14 @@ static void rope_tables_at(rope_table_builder *tb, double p, void *cos, void *si
         exact(offset, offset + half, (double)r, tb->theta, k);
         tb->built |= 1ull << r;
     }
-    tb->kern->angle_add[tb->table](cos, sin, anchor, anchor + half, offset, offset + half, k);
+    const rope_rows pair = {.rows = 1, .m = k, .second = k, .spacing = 1};
+    const rope_dtype of_tables = tb->table == ROPE_TABLE_F32 ? ROPE_F32 : ROPE_F64;
+    tb->kern->rotate[0][of_tables](cs, anchor, offset, offset + half, &pair);
 }
 
 /* The kernels prefetch the rows of a block, and past its end where the next block follows it
  * (see rope_rows.stream). Blocks apart (the q heads of a fused qkv, token after token) have
- * the next block's first ROPE_STREAM_AHEAD bytes asked for before each block instead: q and
- * k of a (4096, 32 + 8 + 8, 128) qkv took 5-9% less time than with the kernels' prefetches
- * alone (float32 and float16, Emerald Rapids). */
+ * the next block's first ROPE_STREAM_AHEAD bytes asked for before each block instead. */
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data)
 {
@@ -445,20 +415,12 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     char *x = args[0], *pos = args[1], *theta = args[2], *out = args[3];
     const int in_place = x == out && x_step == out_step && x_row == out_row &&
                          x_stride == out_stride;
-    const int contiguous = x_stride == item && out_stride == item;
-    rope_rotate_fn *every_other =
-        rope_every_other_kernel(kern, rotate, x_stride, out_stride);
+    const int spacing = rope_spacing(x_stride, out_stride, item);
     const npy_intp table_item = rope_table_item_size[rotate->dtype];
     const rope_table_type table = table_item == 4 ? ROPE_TABLE_F32 : ROPE_TABLE_F64;
     double t[ROPE_CHUNK];
     double cs[2 * ROPE_CHUNK]; /* a position's cos then sin, float or double values */
     char *c = (char *)cs, *s = c + k * table_item;
-    /* Contiguous interleaved rows take the tables with each value twice (rotate_paired),
-     * unless the kernel holds them in registers. */
-    const int paired = rotate->interleaved && contiguous &&
-                       !rope_tables_held(kern, rotate->dtype, k);
-    double cs_twice[4 * ROPE_CHUNK];
-    char *c2 = (char *)cs_twice, *s2 = c2 + 2 * k * table_item;
     rope_table_builder tb = {.kern = kern, .table = table, .table_item = table_item,
                              .theta = t, .k = k};
     const char *tb_theta = NULL; /* whose frequencies are in t */
@@ -483,44 +445,26 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
              * its tables are still in cs. */
             if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
-                rope_tables_at(&tb, p, c, s);
-                if (paired) {
-                    kern->twice[table](c2, c, k);
-                    kern->twice[table](s2, s, k);
-                }
+                rope_tables_at(&tb, p, c);
                 have_tables = 1;
                 last_pos = p;
             }
             /* Blocks back to back: the stream goes on to the last block. */
             const npy_intp block = nrows * x_row;
             const int apart = x_step != block;
-            const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
-                                    .out_step = out_row, .table_step = 0,
-                                    .stream = apart ? block : (count - i) * x_step};
-            if ((contiguous || every_other) && apart && x_row == n * x_stride && i + 1 < count) {
+            if (spacing && apart && x_row == n * x_stride && i + 1 < count) {
                 const npy_intp ahead = block < ROPE_STREAM_AHEAD ? block : ROPE_STREAM_AHEAD;
                 rope_prefetch(x + x_step, ahead);
             }
-            if (contiguous) {
-                if (paired) {
-                    kern->rotate_paired[rotate->dtype](out, x, c2, s2, &rows);
-                }
-                else {
-                    kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
-                }
-            }
-            else if (every_other) {
-                every_other(out, x, c, s, &rows);
+            if (spacing) {
+                const rope_rows rows = {.rows = nrows, .m = k, .second = k, .x_step = x_row,
+                                        .out_step = out_row, .table_step = 0,
+                                        .stream = apart ? block : (count - i) * x_step,
+                                        .spacing = spacing};
+                kern->rotate[rotate->interleaved][rotate->dtype](out, x, c, s, &rows);
             }
             else {
-                /* rows back to back, and blocks too: the stream goes on to the last block */
-                const int stream = x_stride > 0 && x_row == n * x_stride &&
-                                   x_step == nrows * x_row;
                 for (npy_intp r = 0; r < nrows; r++) {
-                    if (stream) {
-                        rope_prefetch_strided_row(x + r * x_row, x_row,
-                                                  (count - i) * x_step - r * x_row);
-                    }
                     rope_rotate_pairs_of_row(kern, rotate, out + r * out_row, x + r * x_row,
                                              c, s, 0, k, k, x_stride, out_stride, 0);
                 }
@@ -531,11 +475,12 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
                 const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
                 rope_strided_copy((char *)t, 8, theta + j * theta_stride, theta_stride, m, 8);
-                cos_sin(cs, cs + m, p, t, m);
+                cos_sin(cs, (char *)cs + m * table_item, p, t, m);
                 for (npy_intp r = 0; r < nrows; r++) {
                     rope_rotate_pairs_of_row(kern, rotate, out + r * out_row, x + r * x_row,
-                                             (const char *)cs, (const char *)(cs + m), j, m, k,
-                                             x_stride, out_stride, contiguous);
+                                             (const char *)cs,
+                                             (const char *)cs + m * table_item, j, m, k,
+                                             x_stride, out_stride, spacing);
                 }
             }
         }

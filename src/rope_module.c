@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-static const char *const rope_level_names[ROPE_SIMD_NLEVELS] = {"baseline", "avx2", "avx512"};
-static rope_simd_level rope_cpu_level;
+/* How many of rope_levels (lowest first) this CPU runs: chosen at import. */
+static int rope_cpu_level_count;
 
 /* ---- the gufuncs' loop tables (static: NumPy keeps pointers to them) ----------------------- */
 
@@ -334,12 +334,12 @@ static const char rope_cos_sin_doc[] =
 
 static PyObject *rope_simd_levels(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
 {
-    PyObject *levels = PyTuple_New((Py_ssize_t)rope_cpu_level + 1);
+    PyObject *levels = PyTuple_New(rope_cpu_level_count);
     if (levels == NULL) {
         return NULL;
     }
-    for (int i = 0; i <= (int)rope_cpu_level; i++) {
-        PyObject *name = PyUnicode_FromString(rope_level_names[i]);
+    for (int i = 0; i < rope_cpu_level_count; i++) {
+        PyObject *name = PyUnicode_FromString(rope_levels[i]->name);
         if (name == NULL) {
             Py_DECREF(levels);
             return NULL;
@@ -356,26 +356,61 @@ static PyObject *rope_get_simd_level(PyObject *Py_UNUSED(module), PyObject *Py_U
 
 static PyObject *rope_set_simd_level(PyObject *Py_UNUSED(module), PyObject *arg)
 {
-    const char *name = PyUnicode_AsUTF8(arg);
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "set_simd_level: the level must be a str such as '%s'; "
+                     "got %.100s", rope_levels[rope_cpu_level_count - 1]->name,
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t size;
+    const char *name = PyUnicode_AsUTF8AndSize(arg, &size);
     if (name == NULL) {
         return NULL;
     }
-    for (int i = 0; i < ROPE_SIMD_NLEVELS; i++) {
-        if (strcmp(name, rope_level_names[i]) == 0) {
-            if (i > (int)rope_cpu_level) {
+    for (int i = 0; i < rope_nlevels; i++) {
+        if ((size_t)size == strlen(name) && strcmp(name, rope_levels[i]->name) == 0) {
+            if (i >= rope_cpu_level_count) {
                 PyErr_Format(PyExc_ValueError,
                              "set_simd_level: this CPU cannot run the '%s' kernels; its highest "
-                             "level is '%s'", name, rope_level_names[rope_cpu_level]);
+                             "level is '%s'", name, rope_levels[rope_cpu_level_count - 1]->name);
                 return NULL;
             }
-            rope_set_active_kernels(rope_kernels_of((rope_simd_level)i));
+            rope_set_active_kernels(rope_levels[i]);
             Py_RETURN_NONE;
         }
     }
-    PyErr_Format(PyExc_ValueError,
-                 "set_simd_level: unknown level '%s'; the levels are 'baseline', 'avx2' and "
-                 "'avx512'", name);
+    PyObject *known = PyUnicode_FromString("");
+    for (int i = 0; known != NULL && i < rope_nlevels; i++) {
+        Py_SETREF(known, PyUnicode_FromFormat("%U%s'%s'", known, i ? ", " : "",
+                                              rope_levels[i]->name));
+    }
+    if (known != NULL) {
+        PyErr_Format(PyExc_ValueError, "set_simd_level: unknown level %R; the levels of this "
+                     "build are %U", arg, known);
+        Py_DECREF(known);
+    }
     return NULL;
+}
+
+static PyObject *rope_fused_levels(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
+{
+    PyObject *levels = PyList_New(0);
+    for (int i = 0; levels != NULL && i < rope_cpu_level_count; i++) {
+        if (rope_levels[i]->fused) {
+            PyObject *name = PyUnicode_FromString(rope_levels[i]->name);
+            if (name == NULL || PyList_Append(levels, name) < 0) {
+                Py_XDECREF(name);
+                Py_CLEAR(levels);
+                break;
+            }
+            Py_DECREF(name);
+        }
+    }
+    if (levels == NULL) {
+        return NULL;
+    }
+    Py_SETREF(levels, PyList_AsTuple(levels));
+    return levels;
 }
 
 /*
@@ -448,6 +483,9 @@ static PyMethodDef rope_methods[] = {
      "when x, pos or theta is off that fast case."},
     {"simd_levels", rope_simd_levels, METH_NOARGS,
      "simd_levels()\n--\n\nThe kernel levels this CPU can run, lowest first."},
+    {"fused_levels", rope_fused_levels, METH_NOARGS,
+     "fused_levels()\n--\n\nThe levels this CPU runs whose multiply-adds are rounded once (FMA):\n"
+     "their results are the same bits."},
     {"simd_level", rope_get_simd_level, METH_NOARGS,
      "simd_level()\n--\n\nThe kernel level in use."},
     {"set_simd_level", rope_set_simd_level, METH_O,
@@ -485,8 +523,8 @@ PyMODINIT_FUNC PyInit__core(void)
     import_array();
     import_umath();
 
-    rope_cpu_level = rope_cpu_best_level();
-    rope_set_active_kernels(rope_kernels_of(rope_cpu_level));
+    rope_cpu_level_count = rope_cpu_levels();
+    rope_set_active_kernels(rope_levels[rope_cpu_level_count - 1]);
 
     PyObject *module = PyModule_Create(&rope_module);
     if (module == NULL) {

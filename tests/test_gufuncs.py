@@ -187,8 +187,8 @@ def test_simd_level_controls():
     assert rope.simd_level() in rope.simd_levels()
     with pytest.raises(ValueError, match="unknown level"):
         rope.set_simd_level("sse9")
-    if "avx512" not in rope.simd_levels():
-        with pytest.raises(ValueError, match="cannot run"):
+    if "avx512" not in rope.simd_levels():  # not run by this CPU, or not built for it
+        with pytest.raises(ValueError, match="cannot run|unknown level"):
             rope.set_simd_level("avx512")
 
 

@@ -197,7 +197,9 @@ def test_decode_fast_path_matches_general_path(interleaved, shape, seq_axis):
     np.testing.assert_array_equal(a, b)
 
 
-FMA_LEVELS = [level for level in ("avx2", "avx512") if level in rope.simd_levels()]
+# The levels whose multiply-adds are rounded once: AVX2 and AVX-512 on x86-64; NEON and the
+# portable baseline on aarch64.
+FMA_LEVELS = list(_core.fused_levels())
 
 
 # Tokens in the level test: past 64, rotate_at builds the tables by angle addition.
@@ -224,46 +226,55 @@ def fma_layout(layout, dim, dtype):
     return base, base[..., ::2][..., :dim]
 
 
-@pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs AVX2 and AVX-512")
-@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.skipif(len(FMA_LEVELS) < 2, reason="needs a CPU that runs two FMA levels")
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("dim", [2, 6, 14, 16, 32, 34, 46, 48, 64, 96, 112, 128, 136, 144, 160,
                                  192, 224, 256])
 @pytest.mark.parametrize("layout", ["contiguous", "rows with gaps", "every other",
                                     "every other, rows with gaps"])
 def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
-    # AVX2 and AVX-512 compute the same fused operations in other vector widths (AVX-512
-    # holds shared tables in registers for up to 64 pairs, and rotates views of every other
-    # element without scratch): the same bits, for every count of vectors, in the tails,
-    # past the held limit, for rows with gaps (prefetched), into a fresh output and in
-    # place. In place, nothing outside the view changes.
+    # The FMA levels compute the same fused operations in other vector widths (AVX-512 holds
+    # shared tables in registers for up to 8 vectors, and masks its loads and stores where
+    # the others go through a buffer): the same bits, for every count of vectors, in the
+    # tails, past the held limit, for rows with gaps (prefetched), into a fresh output and
+    # in place; for every data type, with the tables of rope.apply (float32 for float16 data,
+    # float64 for float32 and float64) and float32 data with float32 tables too. In place,
+    # nothing outside the view changes.
     base, x = fma_layout(layout, dim, dtype)
     pos = np.arange(TOKENS) * 7919 + 3            # tables by angle addition from exact anchors
     theta = rope.frequencies(dim)
-    cos, sin = rope.cos_sin(pos, theta,                # one table a block of 4 rows
-                            dtype=np.float32 if dtype == np.float16 else np.float64)
+    table_types = [np.float32] if dtype == np.float16 else \
+        [np.float64, np.float32] if dtype == np.float32 else [np.float64]
+    tables = [rope.cos_sin(pos, theta, dtype=t) for t in table_types]  # one a block of 4 rows
     rows_gufunc = _core.rotate_interleaved_rows if interleaved else _core.rotate_rows
+    rotate = rope.rotate_interleaved if interleaved else rope.rotate
     expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
+    # (the float64 oracle forms p * theta in float64, off by ~1e-16 relative at p ~ 6e5)
+    atol = 1e-9 if dtype == np.float64 else tolerance(dtype) * 8
+    in_place_calls = [lambda v: gufunc(interleaved)(v, pos, theta, out=v)]
+    for cos, sin in tables:
+        in_place_calls += [lambda v, c=cos, s=sin: rows_gufunc(v, c, s, out=v),
+                           lambda v, c=cos, s=sin: rotate(v, c[:, None], s[:, None], out=v)]
     results = []
     before = rope.simd_level()
     try:
         for level in FMA_LEVELS:
             rope.set_simd_level(level)
-            fresh = [gufunc(interleaved)(x, pos, theta), rows_gufunc(x, cos, sin)]
-            in_place = []
-            for rotate_in_place in (lambda v: gufunc(interleaved)(v, pos, theta, out=v),
-                                    lambda v: rows_gufunc(v, cos, sin, out=v)):
+            got = [gufunc(interleaved)(x, pos, theta)]
+            got += [rows_gufunc(x, cos, sin) for cos, sin in tables]
+            for rotate_in_place in in_place_calls:
                 whole = base.copy()
                 view = np.lib.stride_tricks.as_strided(whole, x.shape, x.strides)
                 rotate_in_place(view)
-                np.testing.assert_allclose(view, expected, rtol=0, atol=tolerance(dtype) * 8,
-                                           err_msg=level)
-                in_place.append(view.copy())
+                np.testing.assert_allclose(view, expected, rtol=0, atol=atol, err_msg=level)
+                got.append(view.copy())
                 view[...] = x                     # undone, the whole array is as it was
                 np.testing.assert_array_equal(whole, base, err_msg=level)
-            results.append(fresh + in_place)
+            results.append(got)
     finally:
         rope.set_simd_level(before)
-    for got2, got512 in zip(*results):
-        np.testing.assert_array_equal(got512, got2)
-    np.testing.assert_allclose(results[-1][0], expected, rtol=0, atol=tolerance(dtype) * 8)
+    for same in zip(*results):
+        for other in same[1:]:
+            np.testing.assert_array_equal(other, same[0])
+    np.testing.assert_allclose(results[-1][0], expected, rtol=0, atol=atol)
