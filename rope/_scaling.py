@@ -208,8 +208,10 @@ def _llama3(omega, dim, base, p, seq_len):
     s, trained = p["factor"], p["original_max_position_embeddings"]
     low, high = p["low_freq_factor"], p["high_freq_factor"]
     wavelength = 2 * math.pi / omega
-    smooth = (trained / wavelength - low) / (high - low)
     theta = np.where(wavelength > trained / low, omega / s, omega)  # long waves: interpolate
+    if low == high:  # Llama 4: no band between the two, a step at trained / low
+        return theta, 1.0
+    smooth = (trained / wavelength - low) / (high - low)
     medium = ~(wavelength < trained / high) & ~(wavelength > trained / low)
     return np.where(medium, (1.0 - smooth) * omega / s + smooth * omega, theta), 1.0
 
@@ -382,10 +384,11 @@ def resolve(
     for key, default in family.optional.items():
         if default is not None:  # None-default keys stay absent (a repr shows what was given)
             checked.setdefault(key, default)
-    if name == "llama3" and checked["low_freq_factor"] >= checked["high_freq_factor"]:
+    if name == "llama3" and checked["low_freq_factor"] > checked["high_freq_factor"]:
         raise ValueError(
-            f"llama3 needs low_freq_factor < high_freq_factor; got "
-            f"{checked['low_freq_factor']} and {checked['high_freq_factor']} (Llama 3.1: 1 and 4)"
+            f"llama3 needs low_freq_factor <= high_freq_factor; got "
+            f"{checked['low_freq_factor']} and {checked['high_freq_factor']} (Llama 3.1: 1 and "
+            f"4; Llama 4: 1 and 1, a step)"
         )
     if name == "yarn" and checked["beta_fast"] < checked["beta_slow"]:
         raise ValueError(

@@ -49,7 +49,8 @@ for dim, base in itertools.product((32, 64, 128), (10000.0, 500000.0, 1e6)):
     for factor, original in ((2.0, 4096), (4.0, 32768), (8.0, 8192), (40.0, 4096)):
         CASES.append(_config(dim, base, {"rope_type": "yarn", "factor": factor,
                                          "original_max_position_embeddings": original}))
-    for factor, low, high in ((8.0, 1.0, 4.0), (32.0, 1.0, 4.0), (4.0, 2.0, 8.0)):
+    # (16, 1, 1): Llama 4 Scout, equal factors: a step at original_max_position_embeddings
+    for factor, low, high in ((8.0, 1.0, 4.0), (32.0, 1.0, 4.0), (4.0, 2.0, 8.0), (16.0, 1.0, 1.0)):
         CASES.append(_config(dim, base, {"rope_type": "llama3", "factor": factor,
                                          "low_freq_factor": low, "high_freq_factor": high,
                                          "original_max_position_embeddings": 8192},

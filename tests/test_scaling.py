@@ -176,6 +176,19 @@ def test_llama31_reference_values():
                                rtol=1e-15)
 
 
+def test_llama3_with_equal_factors_is_a_step():
+    """Llama 4 Scout: low_freq_factor == high_freq_factor == 1 leaves no band to smooth:
+    wavelengths up to original_max_position_embeddings keep their frequency, longer ones are
+    divided by the factor (transformers' where(wavelen > low_freq_wavelen, ...))."""
+    theta = rope.frequencies(128, 500000.0, "llama3", factor=16.0, low_freq_factor=1.0,
+                             high_freq_factor=1.0, original_max_position_embeddings=8192)
+    omega = reference.frequencies(128, 500000.0)
+    long = 2 * math.pi / omega > 8192
+    assert 0 < long.sum() < 64
+    np.testing.assert_array_equal(theta[~long], omega[~long])
+    np.testing.assert_allclose(theta[long], omega[long] / 16, rtol=1e-15)
+
+
 def test_qwen25_yarn_reference_values():
     _, _, params, _ = resolve(1e6, QWEN25_YARN, {})
     assert yarn_correction_range(128, 1e6, params) == (23, 40)
@@ -355,9 +368,7 @@ BAD = [
     (dict(scaling="linear", factor=4.0, low_freq_fator=1.0), TypeError, "low_freq_fator"),
     (dict(factor=4.0), TypeError, "without a scaling"),
     (dict(scaling="llama3", factor=8.0, low_freq_factor=4.0, high_freq_factor=1.0,
-          original_max_position_embeddings=8192), ValueError, "low_freq_factor < high_freq"),
-    (dict(scaling="llama3", factor=8.0, low_freq_factor=2.0, high_freq_factor=2.0,
-          original_max_position_embeddings=8192), ValueError, "low_freq_factor < high_freq"),
+          original_max_position_embeddings=8192), ValueError, "low_freq_factor <= high_freq"),
     (dict(scaling="longrope", short_factor=[1.0] * 7, long_factor=[1.0] * 8,
           original_max_position_embeddings=64, factor=2.0), ValueError, "short_factor has 7"),
     (dict(scaling="longrope", short_factor=[1.0] * 8, long_factor=[1.0] * 9,
