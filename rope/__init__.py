@@ -12,6 +12,7 @@ from . import reference
 from ._api import apply
 from ._core import cos_sin, rotate, rotate_interleaved, set_simd_level, simd_level, simd_levels
 from ._frequencies import attention_factor, base_scale, frequencies, periods
+from ._positions import offset_positions, packed_positions
 from ._rope import Rope
 from ._validation import MAX_POSITION
 
@@ -23,6 +24,8 @@ __all__ = [
     "base_scale",
     "cos_sin",
     "frequencies",
+    "offset_positions",
+    "packed_positions",
     "periods",
     "reference",
     "rotate",

@@ -37,6 +37,7 @@ def _cached_rope(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
                 interleaved=_thawed(interleaved), **{k: _thawed(v) for k, v in params})
 
 
+
 @functools.lru_cache(maxsize=8)
 def _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved) -> Rope:
     return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved)
@@ -66,14 +67,24 @@ def apply(
     interleaved: bool = False,
     rotary_dim: int | None = None,
     inverse: bool = False,
-    seq_axis: int = -2,
+    seq_axis: int | None = None,
+    layout: str | None = None,
     scaling: object = None,
     seq_len: int | None = None,
     attention_scaling: bool = True,
     threads: int = 1,
+    mrope_section: object = None,
+    mrope_interleaved: bool = False,
+    mrope_grouped: bool = False,
     **params: object,
 ) -> np.ndarray:
     """Apply rotary positional embeddings to `x` in place and return it.
+
+    ``rope.apply(q, 0, layout="bhsd")`` rotates q of shape (batch, heads, seq, dim) by
+    positions 0, 1, ... along seq. Name the layout (``"bhsd"``, ``"bshd"``, ``"shd"``,
+    ``"thd"``, ...) or the `seq_axis` of any x of more than two axes: an int offset or a
+    sequence-major `pos` is refused without it, never guessed, since (batch, seq, heads, dim)
+    and (batch, heads, seq, dim) look alike. A 2-d x is (seq, dim): its sequence axis is 0.
 
     Pair k of each vector at position p is rotated by the angle p * theta_k, with
     theta_k = base**(-2(k-1)/d). The angle is formed exactly in float64 and reduced modulo
@@ -88,11 +99,13 @@ def apply(
         (batch, heads, seq, dim) or (seq, heads, dim). Rotated in place; any strides.
         A 1-d x is one vector.
     pos : int or array_like of int or float64
-        An int: positions ``pos, pos + 1, ...`` along `seq_axis` (the KV-cache offset; for a
-        1-d x the position of the vector). A 1-d array of length ``x.shape[seq_axis]``: one
-        position per sequence index, always along `seq_axis`. An array with ``x.ndim - 1``
-        dimensions that broadcasts to ``x.shape[:-1]``: positions per vector (e.g. shape
-        (batch, seq, 1) for x of shape (batch, seq, heads, dim)). Negative positions are valid.
+        An int: positions ``pos, pos + 1, ...`` along the sequence axis (the KV-cache offset;
+        for a 1-d x the position of the vector). A 1-d array: one position per sequence index.
+        An array of shape (batch, seq) (transformers' ``position_ids``): the leading axes of
+        x, then its sequence axis (x of layout ``"bhsd"`` or ``"bshd"``). An array with
+        ``x.ndim - 1`` dimensions that broadcasts to ``x.shape[:-1]``: positions per vector,
+        whatever the layout. Per-sequence offsets: `rope.offset_positions`; packed sequences:
+        `rope.packed_positions`. Negative positions are valid.
     base : float, default 10000.0
         The base b (Hugging Face's ``rope_theta``), finite and > 1.
     interleaved : bool, default False
@@ -103,8 +116,14 @@ def apply(
         Defaults to the whole head dimension.
     inverse : bool, default False
         Rotate by the negative angle, undoing a rotation at the same positions.
-    seq_axis : int, default -2
-        The sequence axis of x (any axis but the last).
+    seq_axis : int, optional
+        The sequence axis of x (any axis but the last). Default: axis 0 of a 2-d x; for more
+        axes, name it (or the layout) whenever positions run along it.
+    layout : str, optional
+        x's axes, one letter each: ``b`` batch, ``h`` heads, ``s`` sequence, ``t`` packed
+        tokens of several sequences (an int offset is then refused), ``d`` head dimension
+        (last): ``"bhsd"`` (Hugging Face, PyTorch SDPA), ``"bshd"`` (flash-attn), ``"shd"``,
+        ``"thd"`` (vLLM, packed), ``"sd"``, ... An alternative to `seq_axis`.
     scaling : None, str or dict
         Context extension: ``"linear"``, ``"ntk"`` (``"base"``), ``"dynamic"``, ``"yarn"``,
         ``"llama3"``, ``"longrope"``, ``"proportional"``, or a Hugging Face ``rope_scaling`` /
@@ -119,6 +138,14 @@ def apply(
         Rotate with up to this many threads (x split along a leading axis; each thread rotates
         its slice in place with the GIL released). Worth it only for large arrays: slices
         smaller than 1 MiB are not split off.
+    mrope_section : list of int, optional
+        M-RoPE (Qwen2-VL ``[16, 24, 24]``): the pairs that follow each position axis; `pos` is
+        then an int (text) or one row of positions per axis, stacked first, e.g.
+        transformers' position_ids of shape (3, batch, seq). See `rope.Rope`.
+    mrope_interleaved : bool, default False
+        Deal the pairs to the axes in turn (Qwen3-VL) instead of in blocks.
+    mrope_grouped : bool, default False
+        With `mrope_interleaved`, keep each axis's pairs together (Pixtral's 2-D RoPE).
     **params
         The scaling family's parameters with Hugging Face's names (``factor``,
         ``original_max_position_embeddings``, ...), or ``partial_rotary_factor``.
@@ -131,11 +158,17 @@ def apply(
     Examples
     --------
     >>> import numpy as np, rope
-    >>> q = np.ones((4, 2, 8), dtype=np.float32)        # (seq, heads, dim)
-    >>> rope.apply(q, 0, seq_axis=-3) is q
+    >>> q = np.ones((1, 2, 4, 8), dtype=np.float32)     # (batch, heads, seq, dim)
+    >>> rope.apply(q, 0, layout="bhsd") is q
     True
-    >>> bool(np.allclose(q[0], 1.0))                    # position 0 is not rotated
+    >>> bool(np.allclose(q[:, :, 0], 1.0))              # position 0 is not rotated
     True
+    >>> k = np.ones((4, 2, 8), dtype=np.float32)        # (seq, heads, dim)
+    >>> _ = rope.apply(k, 0, layout="shd")              # or seq_axis=-3
+    >>> bool(np.array_equal(k, q[0].transpose(1, 0, 2)))
+    True
+    >>> position_ids = np.array([[0, 1, 2, 3], [7, 8, 9, 10]])   # (batch, seq)
+    >>> _ = rope.apply(np.ones((2, 2, 4, 8)), position_ids, layout="bhsd")
     >>> v = rope.apply(np.array([1.0, 0.0]), 2)         # one pair at position 2: (cos 2, sin 2)
     >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
     True
@@ -143,14 +176,19 @@ def apply(
     >>> bool(np.allclose(w, v))
     True
     """
+    if mrope_section is not None or mrope_interleaved is not False or \
+            mrope_grouped is not False:
+        params = dict(params, mrope_section=mrope_section, mrope_interleaved=mrope_interleaved,
+                      mrope_grouped=mrope_grouped)
     config = None
     if type(x) is np.ndarray and x.ndim and x.shape[-1]:  # a decode step first (rotated_one)
         config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
-        if rotated_one(config, x, pos, inverse, seq_axis, seq_len, threads):
+        if rotated_one(config, x, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
     x = check_array(x)
     if x.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
         config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
-    return config._apply_checked(x, pos, inverse, seq_axis, seq_len, attention_scaling, threads)
+    return config._apply_checked(x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
+                                 threads)

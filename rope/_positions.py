@@ -1,28 +1,100 @@
 """Positions and layout: where each vector of x sits in its sequence.
 
 `positions_for` turns the `pos` argument of `rope.apply` into an array of positions shaped to
-broadcast against ``x.shape[:-1]``. The sequence axis is placed explicitly: NumPy's broadcasting
-aligns from the right, and a length-seq vector against (seq, heads, dim) would line up with
-*heads* (silently wrong when seq == heads), so a 1-d `pos` is reshaped onto `seq_axis` here.
+broadcast against ``x.shape[:-1]``. NumPy's broadcasting aligns from the right, and a length-seq
+vector against (seq, heads, dim) would line up with *heads* (silently wrong when seq == heads),
+so positions that run along the sequence are placed on its axis here, and that axis must be
+known: x's layout (``"bhsd"``, ``"bshd"``, ...) or ``seq_axis`` names it. Only a 2-d x
+(seq, dim) has an unambiguous sequence axis by shape alone; for arrays of more dimensions an
+int offset or a sequence-major array without a named axis is refused, never guessed.
+
+Per-sequence offsets and packed variable-length batches are spelled as positions too:
+`offset_positions` and `packed_positions` build them the way flash-attn and vLLM mean them.
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import operator
 
 import numpy as np
 
-from ._validation import MAX_POSITION
+from ._validation import MAX_POSITION, check_positive_int, check_seq_axis
 
-__all__ = ["position_dtype_of", "positions_for", "rows_sharing_positions", "sequence_length"]
+__all__ = [
+    "offset_positions",
+    "packed_positions",
+    "parse_layout",
+    "position_dtype_of",
+    "positions_for",
+    "rows_for",
+    "rows_sharing_positions",
+    "sequence_axis",
+    "sequence_length",
+]
+
+# The letters of a layout name: one per axis of x, the head dimension last.
+_LAYOUT_LETTERS = {"b": "batch", "h": "heads", "s": "sequence", "t": "packed tokens",
+                   "d": "head dimension"}
+
+_NAME_THE_AXIS = (
+    "name its sequence axis with layout= ('bhsd': batch, heads, seq, dim as in Hugging Face; "
+    "'bshd': flash-attn; 'shd' or 'thd': vLLM and packed tokens) or seq_axis="
+)
 
 
-def _accepted_shapes(x_shape: tuple[int, ...], seq_axis: int) -> str:
-    lead = x_shape[:-1]
-    return (
-        f"an int offset, a 1-d array of length {x_shape[seq_axis]} (x.shape[seq_axis]), or an "
-        f"array of {len(lead)} dimensions that broadcasts to x.shape[:-1] = {lead}"
-    )
+@functools.lru_cache(maxsize=64)
+def _parsed_layout(layout: str) -> tuple[int, int, bool]:
+    letters = set(layout)
+    problem = None
+    if not layout or not letters <= _LAYOUT_LETTERS.keys():
+        problem = f"use the letters {', '.join(repr(k) for k in _LAYOUT_LETTERS)}"
+    elif len(letters) != len(layout):
+        problem = "each letter names one axis, once"
+    elif layout[-1] != "d":
+        problem = "the head dimension 'd' is the last axis"
+    elif ("s" in letters) == ("t" in letters):
+        problem = "exactly one axis is the sequence: 's' (or 't' for packed tokens)"
+    if problem:
+        raise ValueError(
+            f"layout={layout!r} is not a layout name: {problem}, e.g. 'bhsd', 'bshd', 'shd', "
+            f"'thd'"
+        )
+    seq = layout.index("s" if "s" in letters else "t")
+    return len(layout), seq - len(layout), "t" in letters
+
+
+def parse_layout(layout: object) -> tuple[int, int, bool]:
+    """(ndim, sequence axis counted from the end, packed) of a layout name such as ``"bhsd"``.
+
+    A layout names x's axes, one letter each: ``b`` batch, ``h`` heads, ``s`` sequence, ``t``
+    packed tokens of several sequences, ``d`` the head dimension (last).
+    """
+    if not isinstance(layout, str):
+        raise TypeError(f"layout must be a string such as 'bhsd'; got {layout!r}")
+    return _parsed_layout(layout)
+
+
+def sequence_axis(x_ndim: int, seq_axis: object, layout: object) -> tuple[int | None, bool]:
+    """(the sequence axis of an `x_ndim`-d x as a non-negative index or None, packed).
+
+    None means x's sequence axis was not named and x has more than two dimensions: positions
+    that run along it are then refused (see `positions_for`).
+    """
+    if layout is not None:
+        if seq_axis is not None:
+            raise TypeError(f"pass layout= or seq_axis=, not both (layout={layout!r}, "
+                            f"seq_axis={seq_axis!r})")
+        ndim, axis, packed = parse_layout(layout)
+        if ndim != x_ndim:
+            raise ValueError(
+                f"layout={layout!r} names {ndim} axes but x has {x_ndim}; pass the layout of "
+                f"x (one letter per axis)"
+            )
+        return axis + x_ndim, packed
+    if seq_axis is not None:
+        return check_seq_axis(seq_axis, x_ndim), False
+    return (0 if x_ndim == 2 else None), False
 
 
 def position_dtype_of(pos: np.ndarray) -> np.dtype:
@@ -56,28 +128,12 @@ def _check_values(pos: np.ndarray) -> None:
         )
 
 
-def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.ndarray:
-    """Positions for every vector of an array of shape `x_shape`, as an array that broadcasts
-    to ``x_shape[:-1]``.
-
-    `seq_axis` is already normalized (0 <= seq_axis < len(x_shape) - 1); for a 1-d x it is
-    unused. The result has dtype int64 or float64 and holds values in [-2**53, 2**53].
-    """
-    lead = x_shape[:-1]
+def _is_offset(pos: object) -> bool:
     # `type(pos) is int` first: the ABC check costs as much as a decode step's rotation.
-    if type(pos) is int or (isinstance(pos, numbers.Integral) and not isinstance(pos, bool)):
-        offset = operator.index(pos)
-        length = x_shape[seq_axis] if lead else 1
-        if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
-            raise ValueError(
-                f"pos={offset} with {length} positions reaches past 2**53, beyond which "
-                f"positions are not exact in float64"
-            )
-        if not lead or length == 1:  # one position for every vector (a decode step): 0-d
-            return np.array(offset, dtype=np.int64)
-        shape = [1] * len(lead)
-        shape[seq_axis] = length
-        return np.arange(offset, offset + length, dtype=np.int64).reshape(shape)
+    return type(pos) is int or (isinstance(pos, numbers.Integral) and not isinstance(pos, bool))
+
+
+def _as_position_array(pos: object) -> np.ndarray:
     if isinstance(pos, (bool, np.bool_)) or isinstance(pos, (numbers.Real, str, bytes)):
         raise TypeError(
             f"pos={pos!r} is not an integer offset; pass an int, or an array of positions "
@@ -87,30 +143,246 @@ def positions_for(pos: object, x_shape: tuple[int, ...], seq_axis: int) -> np.nd
         arr = np.asarray(pos)
     except Exception as exc:  # e.g. ragged nested lists
         raise TypeError(f"pos could not be read as an array of positions: {exc}") from None
-    dtype = position_dtype_of(arr)
-    if arr.ndim == 1 and len(lead) >= 1:
-        if arr.shape[0] != x_shape[seq_axis]:
-            raise ValueError(
-                f"pos has length {arr.shape[0]} but x has {x_shape[seq_axis]} positions along "
-                f"seq_axis (axis {seq_axis - len(x_shape)} of shape {x_shape}); pass "
-                f"{_accepted_shapes(x_shape, seq_axis)}"
-            )
-        shape = [1] * len(lead)
-        shape[seq_axis] = arr.shape[0]
-        arr = arr.reshape(shape)
-    elif arr.ndim == len(lead):
+    position_dtype_of(arr)
+    return arr
+
+
+def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
+                      packed: bool) -> np.ndarray:
+    lead = x_shape[:-1]
+    single = all(n == 1 for n in lead)  # one vector: every layout gives it the same position
+    if axis is None and not single:
+        raise ValueError(
+            f"x has shape {x_shape}: to rotate by positions pos={offset}, {offset + 1}, ... "
+            f"along its sequence, {_NAME_THE_AXIS}. Its default is the next-to-last axis "
+            f"only for a 2-d x (seq, dim)"
+        )
+    length = 1 if single else x_shape[axis]
+    if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
+        raise ValueError(
+            f"pos={offset} with {length} positions reaches past 2**53, beyond which "
+            f"positions are not exact in float64"
+        )
+    if length == 1:  # one position for every vector (a decode step): 0-d
+        return np.array(offset, dtype=np.int64)
+    if packed:
+        raise ValueError(
+            "x holds packed tokens of several sequences (a 't' layout), so an int offset "
+            "would number them as one sequence; pass their positions, e.g. "
+            "rope.packed_positions(cu_seqlens)"
+        )
+    shape = [1] * len(lead)
+    shape[axis] = length
+    return np.arange(offset, offset + length, dtype=np.int64).reshape(shape)
+
+
+def _placed_shape(pos_shape: tuple[int, ...], x_shape: tuple[int, ...],
+                  axis: int | None) -> tuple[int, ...]:
+    """The shape, of ``x.ndim - 1`` dimensions, that positions of `pos_shape` take against x."""
+    lead = x_shape[:-1]
+    m = len(pos_shape)
+    if not lead and m:
+        raise ValueError(
+            f"pos has shape {pos_shape} but x of shape {x_shape} is one vector; pass an int "
+            f"position"
+        )
+    if m == len(lead) and not (m == 1 and axis is not None):  # a position per vector
         try:
-            np.broadcast_shapes(arr.shape, lead)
+            shape = np.broadcast_shapes(pos_shape, lead)
         except ValueError:
+            shape = None
+        if shape != lead:
             raise ValueError(
-                f"pos of shape {arr.shape} does not broadcast to x.shape[:-1] = {lead}; pass "
-                f"{_accepted_shapes(x_shape, seq_axis) if lead else 'an int position'}"
-            ) from None
-    else:
-        what = _accepted_shapes(x_shape, seq_axis) if lead else "an int position (x is one vector)"
-        raise ValueError(f"pos has shape {arr.shape}, which does not fit x of shape {x_shape}; pass {what}")
+                f"pos of shape {pos_shape} does not broadcast to x.shape[:-1] = {lead} "
+                f"({'it would make more vectors than x has' if shape else 'a length differs'});"
+                f" a {len(lead)}-d pos holds one position per vector of x, each axis the "
+                f"length of x's or 1"
+            )
+        return pos_shape
+    if m == 0:
+        raise ValueError(
+            "pos is a 0-d array; pass int(pos) for positions pos, pos + 1, ... along the "
+            "sequence, or an array of the positions"
+        )
+    if m > len(lead):
+        raise ValueError(
+            f"pos has shape {pos_shape}, which has more dimensions than the {len(lead)} of "
+            f"x.shape[:-1] = {lead}; pass one position per vector (for M-RoPE's rows of "
+            f"positions, build the Rope with mrope_section=)"
+        )
+    # A sequence-major array: (seq,), or transformers' (batch, seq) position_ids.
+    if axis is None:
+        what = "a 1-d pos" if m == 1 else f"pos of shape {pos_shape} ((batch, seq) position ids)"
+        raise ValueError(f"x has shape {x_shape}: to place {what} on it, {_NAME_THE_AXIS}")
+    if m - 1 > axis:
+        raise ValueError(
+            f"pos of shape {pos_shape} is read as (batch..., seq): its leading axes are x's "
+            f"first axes and its last the sequence axis {axis}, which leaves no room for "
+            f"them; pass one position per vector instead"
+        )
+    if pos_shape[-1] != lead[axis]:
+        hint = ""
+        if pos_shape[-1] == 1:
+            hint = (f"; for positions p, p + 1, ... pass the int p; to give every token the "
+                    f"same position p, pass np.full({lead[axis]}, p)")
+        raise ValueError(
+            f"pos has {pos_shape[-1]} position{'s' if pos_shape[-1] != 1 else ''} along its "
+            f"last axis but x has {lead[axis]} along its sequence axis (axis "
+            f"{axis - len(x_shape)} of shape {x_shape}){hint}"
+        )
+    shape = [1] * len(lead)
+    shape[axis] = pos_shape[-1]
+    for i, n in enumerate(pos_shape[:-1]):
+        if n not in (1, lead[i]):
+            raise ValueError(
+                f"pos of shape {pos_shape} is read as (batch..., seq) against x of shape "
+                f"{x_shape}: its axis {i} has {n} entries where x has {lead[i]}"
+            )
+        shape[i] = n
+    return tuple(shape)
+
+
+def positions_for(pos: object, x_shape: tuple[int, ...], axis: int | None,
+                  packed: bool = False) -> np.ndarray:
+    """Positions for every vector of an array of shape `x_shape`, as an array that broadcasts
+    to ``x_shape[:-1]``, of dtype int64 or float64 with values in [-2**53, 2**53].
+
+    `axis` is x's sequence axis from `sequence_axis` (None: not named); `packed` says that axis
+    holds the tokens of several sequences.
+    """
+    if _is_offset(pos):
+        return _offset_positions(operator.index(pos), x_shape, axis, packed)
+    arr = _as_position_array(pos)
+    dtype = position_dtype_of(arr)
+    shape = _placed_shape(arr.shape, x_shape, axis)
     _check_values(arr)
-    return arr.astype(dtype, copy=False)
+    m = arr.ndim
+    if 1 < m < len(x_shape) - 1:  # (batch..., seq) on x's first axes and its sequence axis
+        flat = arr.reshape(-1, arr.shape[-1])
+        if flat.shape[0] > 1 and (flat == flat[0]).all():
+            # transformers' position_ids repeat one sequence for the whole batch: one row of
+            # tables then serves every sequence (a quarter of the table work for a batch of 4)
+            arr, shape = flat[0], (1,) * (m - 1) + shape[m - 1:]
+    return arr.reshape(shape).astype(dtype, copy=False)
+
+
+def rows_for(pos: object, x_shape: tuple[int, ...], axis: int | None, rows: int
+             ) -> np.ndarray | None:
+    """M-RoPE's positions: `rows` rows (temporal, height, width), each placed as `positions_for`
+    places one, stacked on a new first axis; None for an int offset (every row the same)."""
+    if _is_offset(pos):
+        return None
+    arr = _as_position_array(pos)
+    if arr.ndim == 0 or arr.shape[0] != rows:
+        raise ValueError(
+            f"pos has shape {arr.shape}, but this Rope's pairs follow {rows} position axes "
+            f"(mrope_section): pass {rows} rows of positions, shape ({rows}, ...) with each "
+            f"row as for plain RoPE (transformers' position_ids of shape ({rows}, batch, seq)), "
+            f"or an int offset for text, where every row is the same"
+        )
+    dtype = position_dtype_of(arr)
+    shape = _placed_shape(arr.shape[1:], x_shape, axis)
+    _check_values(arr)
+    return arr.reshape((rows,) + shape).astype(dtype, copy=False)
+
+
+def offset_positions(offsets: object, seq_len: int) -> np.ndarray:
+    """Positions of a batch whose sequences start at different offsets.
+
+    Sequence b holds positions ``offsets[b], offsets[b] + 1, ..., offsets[b] + seq_len - 1``
+    (flash-attn's ``seqlen_offsets``, MLX's ``offset`` array: the lengths of the KV caches).
+    The result is transformers' ``position_ids`` of shape (batch, seq_len), which `rope.apply`
+    places on x by its layout.
+
+    Parameters
+    ----------
+    offsets : array_like of int, shape (batch,)
+        The position of each sequence's first token.
+    seq_len : int
+        The number of tokens of every sequence in this call.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (batch, seq_len)
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> rope.offset_positions([0, 5], 3)
+    array([[0, 1, 2],
+           [5, 6, 7]])
+    >>> q = np.ones((2, 4, 3, 8), dtype=np.float32)            # (batch, heads, seq, dim)
+    >>> _ = rope.apply(q, rope.offset_positions([0, 5], 3), layout="bhsd")
+    """
+    seq_len = check_positive_int(seq_len, "seq_len")
+    start = np.asarray(offsets)
+    if start.ndim != 1 or start.dtype.kind not in "iu":
+        raise TypeError(
+            f"offsets must be a 1-d array of integers, one per sequence; got "
+            f"{'shape ' + str(start.shape) if start.dtype.kind in 'iu' else start.dtype}"
+        )
+    start = start.astype(np.int64)
+    _check_values(start)
+    positions = start[:, None] + np.arange(seq_len, dtype=np.int64)
+    _check_values(positions)
+    return positions
+
+
+def packed_positions(cu_seqlens: object, offsets: object = None) -> np.ndarray:
+    """Positions of packed variable-length sequences (flash-attn's ``cu_seqlens``, vLLM's
+    flattened tokens).
+
+    Sequence i occupies tokens ``cu_seqlens[i]`` to ``cu_seqlens[i + 1] - 1`` of a packed x of
+    layout ``"thd"`` and holds positions ``offsets[i], offsets[i] + 1, ...`` (0 by default).
+
+    Parameters
+    ----------
+    cu_seqlens : array_like of int, shape (n + 1,)
+        Cumulative sequence lengths: 0, then the end of each sequence, non-decreasing.
+    offsets : array_like of int, shape (n,), optional
+        The position of each sequence's first token (its KV cache length).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (cu_seqlens[-1],)
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> rope.packed_positions([0, 3, 5])
+    array([0, 1, 2, 0, 1])
+    >>> rope.packed_positions([0, 3, 5], offsets=[10, 0])
+    array([10, 11, 12,  0,  1])
+    >>> x = np.ones((5, 2, 8), dtype=np.float32)               # (tokens, heads, dim)
+    >>> _ = rope.apply(x, rope.packed_positions([0, 3, 5]), layout="thd")
+    """
+    cu = np.asarray(cu_seqlens)
+    if cu.ndim != 1 or cu.size == 0 or cu.dtype.kind not in "iu":
+        raise TypeError(
+            "cu_seqlens must be a 1-d array of integers: 0, then the end of each sequence"
+        )
+    cu = cu.astype(np.int64)
+    if cu[0] != 0 or np.any(np.diff(cu) < 0):
+        raise ValueError(
+            f"cu_seqlens must start at 0 and never decrease (the cumulative lengths); got "
+            f"{cu.tolist() if cu.size <= 8 else cu}"
+        )
+    count = cu.size - 1
+    if offsets is None:
+        start = np.zeros(count, dtype=np.int64)
+    else:
+        start = np.asarray(offsets)
+        if start.shape != (count,) or start.dtype.kind not in "iu":
+            raise ValueError(
+                f"offsets must hold one integer per sequence: {count} for cu_seqlens of "
+                f"length {cu.size}; got {start.dtype} of shape {start.shape}"
+            )
+        start = start.astype(np.int64)
+    token = np.arange(cu[-1], dtype=np.int64)
+    sequence = np.searchsorted(cu, token, side="right") - 1  # the sequence each token is in
+    positions = token - cu[sequence] + start[sequence]
+    _check_values(positions)
+    return positions
 
 
 def sequence_length(positions: np.ndarray) -> int:

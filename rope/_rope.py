@@ -6,8 +6,6 @@ tables once (it keeps the last positions' tables), so k costs only the streaming
 """
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -15,25 +13,25 @@ from types import MappingProxyType
 import numpy as np
 
 from . import _core
+from ._mrope import pair_axes
 from ._parallel import run_split
-from ._positions import positions_for, rows_sharing_positions, sequence_length
+from ._positions import (
+    _parsed_layout,
+    positions_for,
+    rows_for,
+    rows_sharing_positions,
+    sequence_axis,
+    sequence_length,
+)
 from ._scaling import (
     ScaledFrequencies,
-    canonical_name,
-    family_parameters,
     periods_of,
     resolve,
     rotary_dimension,
     scaled_frequencies,
     uses_length,
 )
-from ._validation import (
-    check_array,
-    check_flag,
-    check_positive_int,
-    check_rotary_dim,
-    check_seq_axis,
-)
+from ._validation import check_array, check_flag, check_positive_int, check_rotary_dim
 
 __all__ = ["Rope", "build_tables", "rotated_one"]
 
@@ -78,6 +76,17 @@ class Rope:
         Hugging Face's way to say the same: ``rotary_dim = int(dim * partial_rotary_factor)``.
     interleaved : bool, default False
         Pair (2i, 2i + 1) instead of Hugging Face's half-split (i, i + d/2).
+    mrope_section : list of int, optional
+        Multi-axis positions (M-RoPE, 2-D RoPE): the number of pairs that follow each position
+        axis, adding up to ``rotary_dim / 2`` (Qwen2-VL: ``[16, 24, 24]`` for temporal, height
+        and width). Positions are then given as one row per axis; see `apply`.
+    mrope_interleaved : bool, default False
+        Deal the pairs to the axes in turn (Qwen3-VL) instead of in consecutive blocks
+        (Qwen2-VL, Qwen2.5-VL): pair k follows axis k mod n while that axis has pairs left.
+    mrope_grouped : bool, default False
+        With `mrope_interleaved`, keep each axis's pairs together, in axis order (Pixtral's 2-D
+        RoPE: rows turn the first half of the pairs at frequencies theta_0, theta_2, ...,
+        columns the second half at theta_1, theta_3, ...).
     **params
         The scaling family's parameters (Hugging Face names), as for `rope.frequencies`.
 
@@ -91,9 +100,9 @@ class Rope:
          low_freq_factor=1.0, original_max_position_embeddings=8192)
     >>> round(float(r.frequencies[30]), 10), r.attention_factor
     (0.0013718936, 1.0)
-    >>> q = np.ones((2, 6, 128), dtype=np.float32)          # (heads, seq, dim)
-    >>> k = np.ones((2, 6, 128), dtype=np.float32)
-    >>> _ = r.apply(q, 0); _ = r.apply(k, 0)                 # tables built once
+    >>> q = np.ones((1, 2, 6, 128), dtype=np.float32)       # (batch, heads, seq, dim)
+    >>> k = np.ones((1, 2, 6, 128), dtype=np.float32)
+    >>> _ = r.apply(q, 0, layout="bhsd"); _ = r.apply(k, 0, layout="bhsd")  # tables built once
     >>> bool(np.array_equal(q, k))
     True
     >>> r == rope.Rope(head_dim=128, base=500000.0, scaling=dict(
@@ -103,8 +112,8 @@ class Rope:
     """
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
-                 "_uses_length", "_key", "_default", "_one_theta", "_by_length", "_tables",
-                 "_lock")
+                 "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length",
+                 "_tables", "_lock")
 
     def __init__(
         self,
@@ -116,6 +125,9 @@ class Rope:
         partial_rotary_factor: float | None = None,
         head_dim: int | None = None,
         interleaved: bool = False,
+        mrope_section: object = None,
+        mrope_interleaved: bool = False,
+        mrope_grouped: bool = False,
         **params: object,
     ) -> None:
         if dim is None and head_dim is None:
@@ -136,6 +148,14 @@ class Rope:
             rotary_dim = from_partial
         rotary_dim = check_rotary_dim(rotary_dim, dim)
         interleaved = check_flag(interleaved, "interleaved")
+        mrope_interleaved = check_flag(mrope_interleaved, "mrope_interleaved")
+        mrope_grouped = check_flag(mrope_grouped, "mrope_grouped") and mrope_interleaved
+        if mrope_section is None:
+            if mrope_interleaved:
+                raise TypeError("mrope_interleaved needs mrope_section (the pairs per axis)")
+            axes = None
+        else:
+            axes = pair_axes(mrope_section, mrope_interleaved, mrope_grouped, rotary_dim // 2)
         set_ = object.__setattr__
         set_(self, "_dim", dim)
         set_(self, "_rotary_dim", rotary_dim)
@@ -143,11 +163,15 @@ class Rope:
         set_(self, "_scaling", name)
         set_(self, "_params", tuple(sorted(checked.items())))
         set_(self, "_interleaved", bool(interleaved))
+        set_(self, "_axes", axes)
         set_(self, "_uses_length", uses_length(name))
-        set_(self, "_key", (dim, rotary_dim, base, name, self._params, bool(interleaved)))
+        axes_key = None if axes is None else (axes.sections, axes.interleaved, axes.grouped)
+        set_(self, "_key", (dim, rotary_dim, base, name, self._params, bool(interleaved),
+                            axes_key))
         # Built eagerly: a Rope that cannot compute its frequencies (e.g. longrope factor lists
         # of the wrong length) fails at construction, before any array is touched.
-        set_(self, "_default", scaled_frequencies(rotary_dim, base, name, checked))
+        set_(self, "_default", self._in_pair_order(
+            scaled_frequencies(rotary_dim, base, name, checked)))
         # The frequencies of a one-token rotation in C (rotated_one), where neither the
         # length nor an attention factor changes them.
         one = self._default.theta if not self._uses_length and \
@@ -175,6 +199,12 @@ class Rope:
             parts += [f"{k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in self._params]
         if self._interleaved:
             parts.append("interleaved=True")
+        if self._axes is not None:
+            parts.append(f"mrope_section={list(self._axes.sections)}")
+            if self._axes.interleaved:
+                parts.append("mrope_interleaved=True")
+            if self._axes.grouped:
+                parts.append("mrope_grouped=True")
         return f"Rope({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
@@ -185,6 +215,11 @@ class Rope:
         rows = [("dim", self._dim), ("rotary_dim", self._rotary_dim), ("base", f"{self._base:g}"),
                 ("layout", "interleaved" if self._interleaved else "half-split"),
                 ("scaling", self._scaling or "none")]
+        if self._axes is not None:
+            rows.append(("mrope_section", list(self._axes.sections)))
+            rows.append(("pairs per axis", "grouped, interleaved frequencies" if
+                         self._axes.grouped else "interleaved" if self._axes.interleaved
+                         else "blocks"))
         rows += [(k, list(v) if isinstance(v, tuple) else v) for k, v in self._params]
         rows += [("attention factor", f"{self.attention_factor:.6g}"),
                  ("shortest period", f"{finite.min():.6g} tokens" if finite.size else "none"),
@@ -195,8 +230,9 @@ class Rope:
 
     def __reduce__(self):
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._params}
+        axes = self._key[-1]
         return (_rebuild, (self._dim, self._base, self._scaling, self._rotary_dim,
-                           self._interleaved, params))
+                           self._interleaved, params, axes))
 
     # -- configuration --------------------------------------------------------------------
 
@@ -230,12 +266,27 @@ class Rope:
         """True for (2i, 2i + 1) pairs, False for half-split (i, i + d/2)."""
         return self._interleaved
 
+    @property
+    def mrope_section(self) -> tuple[int, ...] | None:
+        """Pairs per position axis (M-RoPE, 2-D RoPE), or None for one position per token."""
+        return None if self._axes is None else self._axes.sections
+
+    @property
+    def mrope_interleaved(self) -> bool:
+        """True if the pairs are dealt to the position axes in turn (Qwen3-VL, Pixtral)."""
+        return self._axes is not None and self._axes.interleaved
+
+    @property
+    def mrope_grouped(self) -> bool:
+        """True if each axis's pairs sit together though dealt in turn (Pixtral)."""
+        return self._axes is not None and self._axes.grouped
+
     # -- frequencies ----------------------------------------------------------------------
 
     @property
     def frequencies(self) -> np.ndarray:
-        """Read-only float64 theta of the rotary_dim/2 pairs (dynamic: at max_position_embeddings;
-        longrope: the short factors). See `frequencies_at` for a given length."""
+        """Read-only float64 theta of the rotary_dim/2 pairs, in pair order (dynamic: at
+        max_position_embeddings; longrope: the short factors). See `frequencies_at`."""
         return self._default.theta
 
     @property
@@ -279,10 +330,20 @@ class Rope:
         last = self._by_length
         if last is not None and last[0] == key:
             return last[1]
-        result = scaled_frequencies(self._rotary_dim, self._base, self._scaling,
-                                    dict(self._params), seq_len)
+        result = self._in_pair_order(scaled_frequencies(
+            self._rotary_dim, self._base, self._scaling, dict(self._params), seq_len))
         object.__setattr__(self, "_by_length", (key, result))
         return result
+
+    def _in_pair_order(self, scaled: ScaledFrequencies) -> ScaledFrequencies:
+        """The frequencies as the pairs use them (Pixtral's pairs take them in another order)."""
+        order = None if self._axes is None else self._axes.order
+        if order is None:
+            return scaled
+        theta = scaled.theta[order]
+        negated = -theta
+        theta.flags.writeable = negated.flags.writeable = False
+        return ScaledFrequencies(theta, scaled.attention_factor, negated)
 
     # -- rotation -------------------------------------------------------------------------
 
@@ -293,8 +354,10 @@ class Rope:
         """cos and sin tables (times the attention factor) for positions, cached for reuse.
 
         `positions` broadcasts against the leading axes of x (see `rope.apply`); the tables have
-        shape ``positions.shape + (rotary_dim // 2,)``. The last call's tables are kept: the
-        same positions again (k after q) return the same read-only arrays.
+        shape ``positions.shape + (rotary_dim // 2,)``. With `mrope_section`, `positions` holds
+        one row per position axis, stacked on its first axis, and the tables have the shape of
+        one row. The last call's tables are kept: the same positions again (k after q) return
+        the same read-only arrays.
 
         Examples
         --------
@@ -306,8 +369,16 @@ class Rope:
         >>> r.tables(np.arange(3), np.float32)[0] is cos
         True
         """
+        positions = np.asarray(positions)
+        if self._axes is not None and (positions.ndim == 0 or
+                                       positions.shape[0] != len(self._axes.sections)):
+            raise ValueError(
+                f"this Rope's pairs follow {len(self._axes.sections)} position axes: pass "
+                f"positions of shape ({len(self._axes.sections)}, ...), one row per axis"
+            )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention)
+        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention,
+                                   self._axes is not None)
 
     def _scaled_for(
         self, positions: np.ndarray, seq_len: int | None, attention_scaling: bool
@@ -322,16 +393,21 @@ class Rope:
 
     def _cached_tables(
         self, positions: np.ndarray, scaled: ScaledFrequencies, dtype: np.dtype, inverse: bool,
-        attention: float,
+        attention: float, rows: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        key = (id(scaled), dtype, inverse, attention, positions.dtype, positions.shape)
+        """Tables of `positions`; `rows`: one row of positions per axis of `mrope_section`."""
+        key = (id(scaled), dtype, inverse, attention, positions.dtype, positions.shape, rows)
         with self._lock:
             cached = self._tables
         if cached is not None and cached[0] == key and cached[1][0] is scaled and \
                 np.array_equal(cached[1][1], positions):
             return cached[2], cached[3]
-        cos, sin = build_tables(positions, scaled.negated if inverse else scaled.theta,
-                                attention, dtype)
+        theta = scaled.negated if inverse else scaled.theta
+        if rows:
+            cos, sin = self._axes.tables(
+                positions, theta, lambda row, part: build_tables(row, part, attention, dtype))
+        else:
+            cos, sin = build_tables(positions, theta, attention, dtype)
         cos.flags.writeable = sin.flags.writeable = False
         with self._lock:
             object.__setattr__(self, "_tables", (key, (scaled, positions.copy()), cos, sin))
@@ -372,7 +448,12 @@ class Rope:
             cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
         else:  # a thread's slice: its own positions, not worth displacing the cached tables
             cos, sin = build_tables(positions, theta, attention, dtype)
-        blocks = rows_sharing_positions(x, positions.shape)
+        self._rotate_by_tables(x, cos, sin, positions.shape)
+
+    def _rotate_by_tables(self, x: np.ndarray, cos: np.ndarray, sin: np.ndarray,
+                          positions_shape: tuple[int, ...]) -> None:
+        """Rotate x in place by tables that broadcast against its leading axes."""
+        blocks = rows_sharing_positions(x, positions_shape)
         if blocks is not None:  # a few heads at a time, each table row read once for them
             rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
             rotate(blocks, cos, sin, out=blocks)
@@ -380,11 +461,37 @@ class Rope:
         rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
         rotate(x, cos, sin, out=x)
 
+    def _rotate_rows(
+        self, x: np.ndarray, rows: np.ndarray, scaled: ScaledFrequencies, inverse: bool,
+        attention: float, threads: int,
+    ) -> None:
+        """Rotate x in place by M-RoPE's rows of positions (one per axis of mrope_section)."""
+        cos, sin = self._cached_tables(rows, scaled, _table_dtype(x), inverse, attention, True)
+        shape = cos.shape[:-1]
+        if threads == 1:
+            self._rotate_by_tables(x, cos, sin, shape)
+            return
+        # The threads split x along a leading axis and slice what they are given with it: an
+        # index into the tables, whose rows each thread then gathers for its slice.
+        flat_cos, flat_sin = cos.reshape(-1, cos.shape[-1]), sin.reshape(-1, sin.shape[-1])
+        index = np.arange(flat_cos.shape[0]).reshape(shape)
+        run_split(lambda part, part_index: self._rotate_by_tables(
+            part, flat_cos[part_index], flat_sin[part_index], part_index.shape),
+            x, index, threads)
+
     def apply(
-        self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int = -2,
-        seq_len: int | None = None, attention_scaling: bool = True, threads: int = 1,
+        self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int | None = None,
+        layout: str | None = None, seq_len: int | None = None, attention_scaling: bool = True,
+        threads: int = 1,
     ) -> np.ndarray:
         """Rotate `x` in place by this configuration and return it.
+
+        Name x's layout (``layout="bhsd"``, ``"bshd"``, ``"shd"``, ``"thd"``, ...) or its
+        `seq_axis` whenever x has more than two axes and `pos` runs along its sequence (an int
+        offset or a sequence-major array); only a 2-d x (seq, dim) has a default, axis 0.
+        `pos` is read as for `rope.apply`. With `mrope_section`, `pos` holds one row of
+        positions per axis, stacked on its first axis (transformers' position_ids of shape
+        (3, batch, seq)), or is an int offset (text: every axis at the same positions).
 
         Parameters
         ----------
@@ -396,8 +503,11 @@ class Rope:
             Rotate by the negative angles (undo a rotation at the same positions; the attention
             factor is applied again, not divided out — pass ``attention_scaling=False`` both
             ways for an exact round trip).
-        seq_axis : int, default -2
-            The sequence axis of x.
+        seq_axis : int, optional
+            The sequence axis of x (any axis but the last); or name the layout.
+        layout : str, optional
+            x's axes, one letter each: ``b`` batch, ``h`` heads, ``s`` sequence, ``t`` packed
+            tokens of several sequences, ``d`` head dimension (last), e.g. ``"bhsd"``.
         seq_len : int, optional
             Current sequence length for dynamic and longrope (default: largest position + 1,
             as Hugging Face takes it from ``position_ids``). Hugging Face's dynamic module is
@@ -423,26 +533,36 @@ class Rope:
         >>> v = r.apply(np.array([1.0, 0.0]), 8)          # position 8 / 4 = 2
         >>> bool(np.allclose(v, [np.cos(2), np.sin(2)]))
         True
+        >>> mrope = rope.Rope(8, mrope_section=[2, 1, 1])  # pairs 0-1 temporal, 2 height, 3 width
+        >>> q = np.ones((1, 2, 3, 8))                      # (batch, heads, seq, dim)
+        >>> thw = np.array([[[0, 1, 1]], [[0, 0, 1]], [[0, 1, 0]]])   # (3, batch, seq)
+        >>> _ = mrope.apply(q, thw, layout="bhsd")
         """
-        if rotated_one(self, x, pos, inverse, seq_axis, seq_len, threads):
+        if rotated_one(self, x, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
-        return self._apply_checked(check_array(x), pos, inverse, seq_axis, seq_len,
+        return self._apply_checked(check_array(x), pos, inverse, seq_axis, layout, seq_len,
                                    attention_scaling, threads)
 
-    def _apply_checked(self, x, pos, inverse, seq_axis, seq_len, attention_scaling, threads):
+    def _apply_checked(self, x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
+                       threads):
         """`apply` for an x that has passed check_array (rope.apply checks it first)."""
         if x.shape[-1] != self._dim:
             raise ValueError(
                 f"x has head dimension {x.shape[-1]} (its last axis) but this Rope was built for "
                 f"dim={self._dim}; build a Rope with dim={x.shape[-1]}"
             )
-        axis = check_seq_axis(seq_axis, x.ndim) if x.ndim > 1 else 0
-        positions = positions_for(pos, x.shape, axis)
+        axis, packed = sequence_axis(x.ndim, seq_axis, layout)
+        rows = None
+        if self._axes is not None:
+            rows = rows_for(pos, x.shape, axis, len(self._axes.sections))
+        positions = positions_for(pos, x.shape, axis, packed) if rows is None else rows
         threads = check_positive_int(threads, "threads")
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        if threads == 1:
+        if rows is not None:
+            self._rotate_rows(x, rows, scaled, inverse, attention, threads)
+        elif threads == 1:
             self._rotate(x, positions, scaled, inverse, attention, cache=True)
         else:
             run_split(lambda part, part_positions: self._rotate(
@@ -453,71 +573,55 @@ class Rope:
     # -- Hugging Face ---------------------------------------------------------------------
 
     @classmethod
-    def from_hf_config(cls, config: object, *, layer_type: str | None = None) -> Rope:
-        """Build the Rope of a Hugging Face model config (a config.json path, its folder, the
-        parsed dict, or a transformers config object).
+    def from_hf_config(cls, config: object, *, layer_type: str | None = None,
+                       interleaved: bool | None = None) -> Rope:
+        """Build the Rope of a Hugging Face model config: a config.json path, its folder, the
+        parsed dict, or a transformers config object (whose class has filled in its defaults).
 
-        Reads ``rope_theta``, ``head_dim`` (else ``hidden_size // num_attention_heads``),
-        ``partial_rotary_factor``, ``max_position_embeddings``,
-        ``original_max_position_embeddings`` and ``rope_parameters`` (transformers >= 5) or
-        ``rope_scaling``; a multimodal config's ``text_config``. For per-layer
-        ``rope_parameters`` (e.g. Gemma 3) pass `layer_type` (e.g. "full_attention").
-        The layout is half-split, as in Hugging Face's ``rotate_half``.
+        Every RoPE field of the families in use is read, from the file as from the object:
+        ``rope_theta`` (``rotary_emb_base``, ChatGLM's ``rope_ratio``), the head dimension
+        (``head_dim``, else ``hidden_size // num_attention_heads``; DeepSeek's
+        ``qk_rope_head_dim``), the rotated part (``partial_rotary_factor``, ``rotary_pct``,
+        ``rotary_dim``), ``rope_parameters`` (transformers >= 5) or ``rope_scaling`` (legacy
+        Phi-3 ``"su"`` read as longrope), the pairing of the family (interleaved for GPT-J,
+        DeepSeek, Llama 4, GLM, Cohere; DeepSeek-V3's ``rope_interleave``), M-RoPE's
+        ``mrope_section``, per-layer parameters (Gemma 3's ``rope_local_base_freq``) and a
+        multimodal config's ``text_config``. A field the file leaves to its model class's
+        default, a model type whose pairing rope does not know, or a RoPE field rope does not
+        read is refused by name: pass the transformers object
+        (``transformers.AutoConfig.from_pretrained(...)``) or the missing value instead. The
+        family rules and the list of model types are in docs/huggingface.md.
+
+        Parameters
+        ----------
+        config : str, os.PathLike, dict or transformers.PretrainedConfig
+        layer_type : str, optional
+            For a config whose layers rotate differently (Gemma 3: ``"full_attention"`` or
+            ``"sliding_attention"``): which. Must be one of the config's layer types.
+        interleaved : bool, optional
+            Override the family's pairing, e.g. for weights converted to the other layout.
 
         Examples
         --------
         >>> import rope
         >>> r = rope.Rope.from_hf_config({
-        ...     "hidden_size": 3584, "num_attention_heads": 28, "rope_theta": 1000000.0,
-        ...     "max_position_embeddings": 32768,
+        ...     "model_type": "qwen2", "hidden_size": 3584, "num_attention_heads": 28,
+        ...     "rope_theta": 1000000.0, "max_position_embeddings": 32768,
         ...     "rope_scaling": {"type": "yarn", "factor": 4.0,
         ...                      "original_max_position_embeddings": 32768}})
         >>> r.dim, r.scaling, round(r.attention_factor, 7)
         (128, 'yarn', 1.1386294)
+        >>> rope.Rope.from_hf_config({"model_type": "deepseek_v3", "hidden_size": 7168,
+        ...     "num_attention_heads": 128, "qk_rope_head_dim": 64, "rope_theta": 10000})
+        Rope(dim=64, base=10000.0, interleaved=True)
         """
-        cfg = _read_config(config)
-        if "text_config" in cfg and not {"head_dim", "hidden_size"} & cfg.keys():
-            cfg = dict(cfg["text_config"])
-        head_dim = cfg.get("head_dim")
-        if head_dim is None:
-            try:
-                head_dim = cfg["hidden_size"] // cfg["num_attention_heads"]
-            except (KeyError, TypeError):
-                raise ValueError(
-                    "the config has neither head_dim nor hidden_size and num_attention_heads; "
-                    "cannot tell the head dimension"
-                ) from None
-        rope_params = cfg.get("rope_parameters") or cfg.get("rope_scaling") or {}
-        if not isinstance(rope_params, Mapping):
-            raise ValueError(f"rope_parameters/rope_scaling must be a dict; got {rope_params!r}")
-        if rope_params and all(isinstance(v, Mapping) or v is None for v in rope_params.values()):
-            if layer_type not in rope_params:
-                raise ValueError(
-                    f"this config has per-layer rope parameters {sorted(rope_params)}; pass "
-                    f"layer_type= one of them"
-                )
-            rope_params = rope_params[layer_type] or {}
-        params = dict(rope_params)
-        base = params.pop("rope_theta", None)
-        base = base if base is not None else cfg.get("rope_theta")
-        base = base if base is not None else 10000.0  # transformers' default_theta
-        partial = params.pop("partial_rotary_factor", cfg.get("partial_rotary_factor"))
-        types = [params.pop(k) for k in ("rope_type", "type") if k in params]
-        name = canonical_name(types[0]) if types else None
-        accepted = family_parameters(name) if name else ()
-        for key in ("max_position_embeddings", "original_max_position_embeddings"):
-            if key in accepted and cfg.get(key) is not None:
-                # Hugging Face gives a top-level original_max_position_embeddings (Phi-3)
-                # priority over the one inside rope_scaling.
-                if key == "original_max_position_embeddings":
-                    params[key] = cfg[key]
-                else:
-                    params.setdefault(key, cfg[key])
-        return cls(head_dim, base, name, partial_rotary_factor=partial, **params)
+        from ._hf import rope_arguments
+
+        return cls(**rope_arguments(config, layer_type=layer_type, interleaved=interleaved))
 
 
 def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
-                seq_len: object, threads: object) -> bool:
+                layout: object, seq_len: object, threads: object) -> bool:
     """Rotate x in place if it is one token at an int position (a decode step) and say so.
 
     A decode step rotates a few KiB: NumPy's ufunc dispatch and the general argument handling
@@ -525,39 +629,33 @@ def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: o
     the C function check x and take it (the gufunc's own loop, the same bits); anything else,
     valid or not, returns False for the general path to handle (and to explain).
     """
-    return (type(pos) is int and inverse is False and seq_len is None and threads == 1
-            and rope._one_theta is not None and type(x) is np.ndarray
-            and type(seq_axis) is int and -x.ndim <= seq_axis <= x.ndim - 2 and seq_axis != -1
-            and x.shape[seq_axis] == 1
-            and x.shape[-1] == rope._dim
+    if not (type(pos) is int and inverse is False and seq_len is None and threads == 1
+            and rope._one_theta is not None and type(x) is np.ndarray):
+        return False
+    ndim = x.ndim
+    if layout is not None:
+        if seq_axis is not None or type(layout) is not str:
+            return False
+        try:
+            count, axis, _ = _parsed_layout(layout)
+        except ValueError:
+            return False
+        if count != ndim:
+            return False
+    elif seq_axis is None:
+        if ndim != 2:
+            return False
+        axis = 0
+    elif type(seq_axis) is int and -ndim <= seq_axis <= ndim - 2 and seq_axis != -1:
+        axis = seq_axis
+    else:
+        return False
+    return (x.shape[axis] == 1 and x.shape[-1] == rope._dim
             and _core.rotate_at_one(x, pos, rope._one_theta, rope._interleaved))
 
 
-def _rebuild(dim, base, scaling, rotary_dim, interleaved, params):
-    return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved, **params)
-
-
-def _read_config(config: object) -> dict:
-    if isinstance(config, Mapping):
-        return dict(config)
-    if callable(getattr(config, "to_dict", None)):  # a transformers PretrainedConfig
-        return dict(config.to_dict())
-    try:
-        path = os.fspath(config)
-    except TypeError:
-        raise TypeError(
-            f"config must be a path to config.json (or its folder) or a dict; got "
-            f"{type(config).__name__}"
-        ) from None
-    if os.path.isdir(path):
-        path = os.path.join(path, "config.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise OSError(f"cannot read Hugging Face config {path!r}: {exc.strerror or exc}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path!r} is not a JSON config file: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
-    return data
+def _rebuild(dim, base, scaling, rotary_dim, interleaved, params, axes=None):
+    section, mrope_interleaved, mrope_grouped = axes or (None, False, False)
+    return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved,
+                mrope_section=section, mrope_interleaved=mrope_interleaved,
+                mrope_grouped=mrope_grouped, **params)

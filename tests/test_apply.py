@@ -55,8 +55,8 @@ def test_seq_equal_to_heads_rotates_along_seq():
 
 def test_offset_equals_explicit_positions_and_negative_positions():
     x = random_array((2, 4, 10, 32), np.float32)
-    a = rope.apply(x.copy(), -7)
-    b = rope.apply(x.copy(), np.arange(-7, 3))
+    a = rope.apply(x.copy(), -7, layout="bhsd")
+    b = rope.apply(x.copy(), np.arange(-7, 3), layout="bhsd")
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, expected(x, np.arange(-7, 3), 2), atol=1e-6)
 
@@ -73,7 +73,7 @@ def test_per_batch_positions():
 @pytest.mark.parametrize("interleaved", [False, True])
 def test_partial_rotary(dtype, interleaved):
     x = random_array((6, 4, 40), dtype)
-    got = rope.apply(x.copy(), 3, rotary_dim=16, interleaved=interleaved)
+    got = rope.apply(x.copy(), 3, rotary_dim=16, interleaved=interleaved, layout="hsd")
     want = expected(x, np.arange(3, 7), 1, rotary_dim=16, interleaved=interleaved)
     np.testing.assert_allclose(got, want, atol=4 * tolerance(dtype))
     np.testing.assert_array_equal(got[..., 16:], x[..., 16:])
@@ -85,7 +85,7 @@ def test_views_rotate_their_base(dtype):
     original = base.copy()
     view = base[::2, 1::3]                       # strided outer axes
     want = expected(view, np.arange(view.shape[-2]), 1)
-    rope.apply(view, 0)
+    rope.apply(view, 0, layout="hsd")
     np.testing.assert_allclose(base[::2, 1::3], want, atol=4 * tolerance(dtype))
     untouched = np.ones(base.shape[:2], bool)
     untouched[::2, 1::3] = False
@@ -139,7 +139,7 @@ def test_heads_rotated_a_few_at_a_time(dtype, interleaved, heads, dim, rows):
     cos, sin = r.tables(pos, dtype=np.float32 if dtype == np.float16 else np.float64)
     flat = rope.rotate_interleaved if interleaved else rope.rotate
     want = flat(x, cos, sin)
-    got = r.apply(x, pos)
+    got = r.apply(x, pos, layout="bhsd")
     assert got is x
     np.testing.assert_array_equal(x, want)
     np.testing.assert_allclose(x, expected(random_array(x.shape, dtype), pos, 2,

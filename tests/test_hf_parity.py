@@ -141,15 +141,17 @@ def test_grid_covers_every_transformers_rope_type():
     assert theirs <= ours
 
 
-def _hf_rotate(case, q, position_ids):
+def _hf_rotate(case, q, position_ids, unsqueeze_dim=1):
     """transformers' own forward: LlamaRotaryEmbedding (with its dynamic/longrope update) then
-    apply_rotary_pos_emb on the rotated part, the rest passed through as Phi/NeoX do."""
+    apply_rotary_pos_emb on the rotated part, the rest passed through as Phi/NeoX do.
+    unsqueeze_dim=1 for q of shape (batch, heads, seq, dim), 2 for (batch, seq, heads, dim)."""
     config = _hf_config(case)
     embedding = llama.LlamaRotaryEmbedding(config=config)
     qt = torch.from_numpy(q)
     cos, sin = embedding(qt, torch.from_numpy(position_ids))
     rotary = cos.shape[-1]
-    rotated, _ = llama.apply_rotary_pos_emb(qt[..., :rotary], qt[..., :rotary], cos, sin)
+    rotated, _ = llama.apply_rotary_pos_emb(qt[..., :rotary], qt[..., :rotary], cos, sin,
+                                            unsqueeze_dim=unsqueeze_dim)
     return torch.cat([rotated, qt[..., rotary:]], dim=-1).numpy()
 
 
@@ -176,14 +178,19 @@ def test_apply_matches_transformers_apply_rotary_pos_emb(case, dtype):
     position_ids = np.stack([np.arange(seq), np.arange(5, 5 + seq)]).astype(np.int64)
     expected = _hf_rotate(case, q, position_ids)
     r = rope.Rope.from_hf_config(case)
-    got = r.apply(q.copy(), position_ids[:, None, :])  # (batch, 1, seq) against (b, h, s, d)
+    got = r.apply(q.copy(), position_ids, layout="bhsd")  # transformers' (batch, seq) ids
     # transformers forms the angle p * theta in float32 (|angle| < 64 here: ~4e-6 rad)
     np.testing.assert_allclose(got, expected, rtol=0, atol=3e-5)
     # rope.apply takes the same configuration as a dict and goes through the same path
     scaling = {"rope_type": r.scaling or "default", "rope_theta": r.base, **r.params}
-    again = rope.apply(q.copy(), position_ids[:, None, :], scaling=scaling,
+    again = rope.apply(q.copy(), position_ids, layout="bhsd", scaling=scaling,
                        rotary_dim=r.rotary_dim)
     np.testing.assert_array_equal(again, got)
+    # (batch, seq, heads, dim), as q comes out of its projection: unsqueeze_dim=2
+    bshd = np.ascontiguousarray(q.transpose(0, 2, 1, 3))
+    np.testing.assert_allclose(r.apply(bshd.copy(), position_ids, layout="bshd"),
+                               _hf_rotate(case, bshd, position_ids, unsqueeze_dim=2),
+                               rtol=0, atol=3e-5)
 
 
 def test_attention_factor_multiplies_hf_cos_and_sin():

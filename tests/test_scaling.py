@@ -31,7 +31,7 @@ QWEN25_YARN = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings"
 def test_linear_equals_unscaled_rotation_at_positions_over_s(dtype, factor):
     x = random_array((3, 40, 64), dtype)
     pos = np.arange(100, 140)
-    got = rope.apply(x.copy(), pos, scaling="linear", factor=factor)
+    got = rope.apply(x.copy(), pos, scaling="linear", factor=factor, layout="hsd")
     expected = reference.rotate(x, pos / factor, reference.frequencies(64))
     np.testing.assert_allclose(got, expected, rtol=0, atol=4 * tolerance(dtype))
 
@@ -74,7 +74,7 @@ def test_every_family_is_the_original_rotation_at_its_frequencies_times_a(name, 
         x = random_array((2, length, 40), np.float64, seed=length)
         pos = np.arange(length)
         got = rope.apply(x.copy(), pos, scaling=name, rotary_dim=32, interleaved=interleaved,
-                         **params)
+                         layout="hsd", **params)
         theta = rope.frequencies(32, scaling=name, seq_len=length, **params)
         a = rope.attention_factor(32, scaling=name, **params)
         expected = reference.rotate(x, pos, theta, interleaved=interleaved)
@@ -475,9 +475,10 @@ def test_one_rope_shared_by_threads_gives_the_serial_results():
     xs = [random_array((2, 16 + 8 * i, 64), np.float32, seed=i) for i in range(12)]
     offsets = [5 * i for i in range(12)]
     expected = [rope.Rope(64, scaling="dynamic", factor=2.0, max_position_embeddings=32)
-                .apply(x.copy(), off) for x, off in zip(xs, offsets)]
+                .apply(x.copy(), off, layout="hsd") for x, off in zip(xs, offsets)]
     for _ in range(5):
         with ThreadPoolExecutor(4) as pool:
-            got = list(pool.map(lambda a: r.apply(a[0].copy(), a[1]), zip(xs, offsets)))
+            got = list(pool.map(lambda a: r.apply(a[0].copy(), a[1], layout="hsd"),
+                                zip(xs, offsets)))
         for g, e in zip(got, expected):
             np.testing.assert_array_equal(g, e)

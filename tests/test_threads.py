@@ -59,7 +59,7 @@ def test_bad_threads_leave_x_untouched(threads, error):
     x = random_array((8, 4, 16), np.float32)
     before = x.copy()
     with pytest.raises(error, match="threads"):
-        rope.apply(x, 0, threads=threads)
+        rope.apply(x, 0, seq_axis=0, threads=threads)
     np.testing.assert_array_equal(x, before)
 
 
