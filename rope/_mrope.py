@@ -34,7 +34,7 @@ class PairAxes:
     interleaved: bool
     grouped: bool
     order: np.ndarray | None  # the frequency index of each pair; None: pair k has frequency k
-    pairs: tuple[slice | np.ndarray, ...]  # the pairs that follow each axis
+    pairs: tuple[tuple[slice, ...], ...]  # the pairs that follow each axis, as runs
 
     def tables(self, rows: np.ndarray, theta: np.ndarray, build) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin for positions `rows` (one row per axis, stacked on the first axis), each
@@ -42,13 +42,14 @@ class PairAxes:
         `build(positions, theta)` makes the tables of one axis (rope's exact cos/sin)."""
         shape = np.broadcast_shapes(*(row.shape for row in rows)) + (theta.size,)
         cos = sin = None
-        for row, pairs in zip(rows, self.pairs):
-            part_cos, part_sin = build(row, theta[pairs])
-            if cos is None:
-                cos = np.empty(shape, dtype=part_cos.dtype)
-                sin = np.empty(shape, dtype=part_sin.dtype)
-            cos[..., pairs] = part_cos
-            sin[..., pairs] = part_sin
+        for row, runs in zip(rows, self.pairs):
+            for run in runs:  # evenly spaced pairs: a strided copy, not a scatter
+                part_cos, part_sin = build(row, np.ascontiguousarray(theta[run]))
+                if cos is None:
+                    cos = np.empty(shape, dtype=part_cos.dtype)
+                    sin = np.empty(shape, dtype=part_sin.dtype)
+                cos[..., run] = part_cos
+                sin[..., run] = part_sin
         return cos, sin
 
 
@@ -76,14 +77,19 @@ def _check_sections(sections: object, pairs: int) -> tuple[int, ...]:
     return tuple(checked)
 
 
-def _contiguous(index: np.ndarray) -> slice | np.ndarray:
-    """A slice for an evenly spaced index (a view, no gather), else the index itself."""
-    if index.size == 1:
-        return slice(int(index[0]), int(index[0]) + 1)
-    step = index[1] - index[0]
-    if step > 0 and np.all(np.diff(index) == step):
-        return slice(int(index[0]), int(index[-1]) + 1, int(step))
-    return index
+def _runs(index: np.ndarray) -> tuple[slice, ...]:
+    """An increasing index as slices of evenly spaced entries, each as long as it goes
+    (Qwen3-VL's temporal pairs 0, 3, ..., 60, 61, 62, 63: two slices)."""
+    runs, start = [], 0
+    while start < index.size:
+        step, end = 1, start + 1  # end: one past the run's last entry
+        if end < index.size:
+            step = int(index[end] - index[start])
+            while end < index.size and index[end] - index[end - 1] == step:
+                end += 1
+        runs.append(slice(int(index[start]), int(index[end - 1]) + 1, step))
+        start = end
+    return tuple(runs)
 
 
 def pair_axes(sections: object, interleaved: bool, grouped: bool, pairs: int) -> PairAxes:
@@ -110,5 +116,5 @@ def pair_axes(sections: object, interleaved: bool, grouped: bool, pairs: int) ->
         order = np.argsort(axis_of, kind="stable")  # each axis's frequencies, pairs together
         order.flags.writeable = False
         axis_of = axis_of[order]
-    split = tuple(_contiguous(np.flatnonzero(axis_of == axis)) for axis in range(count))
+    split = tuple(_runs(np.flatnonzero(axis_of == axis)) for axis in range(count))
     return PairAxes(sections, bool(interleaved), bool(grouped), order, split)
