@@ -398,6 +398,11 @@ def main() -> None:
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)
 
+    print_table(repeats)
+
+
+def print_table(repeats: int) -> None:
+    """Print the machine, the versions and the rows of every case measured."""
     print(f"rope {rope.__version__}, numpy {np.__version__}, torch "
           f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}")
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
