@@ -124,6 +124,21 @@ def test_large_positions_are_exact():
     np.testing.assert_allclose(got, want, rtol=0, atol=4 * tolerance(np.float32))
 
 
+def test_inverse_and_scaling():
+    """inverse undoes the rotation; a scaling's frequencies and attention factor apply to every
+    axis as they do to plain RoPE's one (transformers' Qwen2-VL module takes any rope_type)."""
+    yarn = dict(scaling="yarn", factor=4.0, original_max_position_embeddings=256)
+    r = rope.Rope(64, 1e4, mrope_section=[8, 12, 12], **yarn)
+    x = random_array((2, 3, 9, 64), np.float64)
+    rows = _rows(3, (2, 9), seed=4)
+    y = r.apply(x.copy(), rows, layout="bhsd")
+    theta = rope.frequencies(64, 1e4, **yarn)
+    want = oracle(x, rows[:, :, None, :], theta, np.repeat([0, 1, 2], [8, 12, 12]))
+    np.testing.assert_allclose(y, r.attention_factor * want, atol=1e-13)
+    back = r.apply(y, rows, layout="bhsd", inverse=True, attention_scaling=True)
+    np.testing.assert_allclose(back, r.attention_factor ** 2 * x, atol=1e-13)
+
+
 def test_tables_are_shared_by_q_and_k_and_threads_split_in_place(monkeypatch):
     monkeypatch.setattr(_parallel, "MIN_BYTES_PER_THREAD", 1024)
     r = rope.Rope(64, mrope_section=[8, 12, 12])
