@@ -28,6 +28,7 @@ __all__ = [
     "position_dtype_of",
     "positions_for",
     "rows_for",
+    "planes_sharing_positions",
     "rows_sharing_positions",
     "sequence_axis",
     "sequence_length",
@@ -401,17 +402,15 @@ def sequence_length(positions: np.ndarray) -> int:
 _BLOCK_ELEMENTS = 1024
 
 
-def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]) -> np.ndarray | None:
-    """x viewed as blocks of rows at one position, for `rotate_rows`, or None.
+def planes_sharing_positions(x: np.ndarray,
+                             positions_shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(plane axis, sequence axis) of an x whose rows of one position lie planes apart, or None.
 
     For a (batch, heads, seq, dim) x with positions along seq, the heads of a token are a whole
-    (seq, dim) plane apart: rotated head by head, the tables of every position are read once
-    per head, as many bytes as x itself. The view splits the heads axis into groups of a few
-    heads and moves the group next to the last axis: ``(batch, heads // g, seq, g, dim)``,
-    whose (g, dim) blocks share a position. The positions (and their tables) broadcast against
-    the view's leading axes as they did against x's. `positions_shape` has ``x.ndim - 1``
-    dimensions; None when no axis of x both shares its positions and lies farther apart in
-    memory than the axis the positions run along, or when it cannot be split.
+    (seq, dim) plane apart: the sequence axis is the innermost axis the positions vary along,
+    the plane axis the innermost one before it that shares its positions and lies farther
+    apart in memory. `positions_shape` has ``x.ndim - 1`` dimensions; None when no axis of x
+    is such a plane axis (the rows of a position are then next to each other, or alone).
     """
     if len(positions_shape) != x.ndim - 1:
         return None
@@ -426,6 +425,24 @@ def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]) -> n
         return None
     if abs(x.strides[axis]) <= abs(x.strides[along]):
         return None
+    return axis, along
+
+
+def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]) -> np.ndarray | None:
+    """x viewed as blocks of rows at one position, for `rotate_rows`, or None.
+
+    For an x whose rows of one position lie planes apart (`planes_sharing_positions`),
+    rotated plane by plane with prebuilt tables, the tables of every position are read once
+    per plane, as many bytes as x itself. The view splits the plane axis into groups of a few
+    planes and moves the group next to the last axis: ``(batch, heads // g, seq, g, dim)``,
+    whose (g, dim) blocks share a position. The positions (and their tables) broadcast against
+    the view's leading axes as they did against x's. None when there is no plane axis, or it
+    cannot be split.
+    """
+    axes = planes_sharing_positions(x, positions_shape)
+    if axes is None:
+        return None
+    axis = axes[0]
     most = max(_BLOCK_ELEMENTS // max(x.shape[-1], 1), 1)
     rows = max(g for g in range(1, most + 1) if x.shape[axis] % g == 0)
     if rows == 1:

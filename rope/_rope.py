@@ -19,6 +19,7 @@ from ._positions import (
     _parsed_layout,
     positions_for,
     rows_for,
+    planes_sharing_positions,
     rows_sharing_positions,
     sequence_axis,
     sequence_length,
@@ -440,6 +441,17 @@ class Rope:
                 # addition), never materialized.
                 rows = x[..., None, :]
                 rotate_at(rows, positions, theta, out=rows)
+                return
+            planes = planes_sharing_positions(x, positions.shape)
+            if planes is not None:
+                # The heads of a (batch, heads, seq, dim) x: plane by plane, each block of
+                # tokens' tables built once in the loop for every plane.
+                plane, along = planes
+                rotate_seq_at = _core.rotate_interleaved_seq_at if self._interleaved else \
+                    _core.rotate_seq_at
+                core = (plane, along, x.ndim - 1)
+                rotate_seq_at(x, positions.squeeze(plane), theta, out=x,
+                              axes=[core, (along - 1,), (0,), core])
                 return
         # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
         # full tables once, read for a few heads at a time, or streamed for each of those.

@@ -494,3 +494,113 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
     }
     free(tb.offsets);
 }
+
+/*
+ * (h,s,n),(s),(k)->(h,s,n): h planes (the heads of a (batch, heads, seq, dim) x) of s rows,
+ * row t of every plane at position pos[t]. The rows are taken in blocks of tokens: a block's
+ * tables are built once (by angle addition, as rotate_at builds them) into ROPE_BLOCK_TABLES
+ * bytes of scratch, small enough to stay in L2, then each plane's rows of the block are
+ * rotated in turn. x is read plane by plane in runs of whole rows: no set of far-apart
+ * streams, whose addresses a multiple of 4 KiB apart alias in the load/store queues.
+ */
+#define ROPE_BLOCK_TABLES (64 * 1024)
+
+void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                             void *data)
+{
+    const rope_rotate_at_spec *spec = data;
+    const rope_rotate_spec *rotate = &spec->rotate;
+    const rope_kernel_table *kern = rope_active_kernels();
+    const npy_intp count = dimensions[0], planes = dimensions[1], seq = dimensions[2],
+                   n = dimensions[3], k = dimensions[4];
+    const npy_intp item = rope_item_size[rotate->dtype];
+    const npy_intp table_item = rope_table_item_size[rotate->dtype];
+    const npy_intp x_step = steps[0], pos_step = steps[1], theta_step = steps[2],
+                   out_step = steps[3];
+    const npy_intp x_plane = steps[4], x_row = steps[5], x_stride = steps[6],
+                   pos_stride = steps[7], theta_stride = steps[8], out_plane = steps[9],
+                   out_row = steps[10], out_stride = steps[11];
+    const int in_place = args[0] == args[3] && x_step == out_step && x_plane == out_plane &&
+                         x_row == out_row && x_stride == out_stride;
+    const int spacing = rope_spacing(x_stride, out_stride, item);
+    if (k > ROPE_CHUNK) {
+        /* Rows longer than the scratch: each plane through rotate_at's loop, a row a block. */
+        for (npy_intp i = 0; i < count; i++) {
+            for (npy_intp p = 0; p < planes; p++) {
+                char *plane_args[4] = {args[0] + i * x_step + p * x_plane,
+                                       args[1] + i * pos_step, args[2] + i * theta_step,
+                                       args[3] + i * out_step + p * out_plane};
+                const npy_intp at_dims[4] = {seq, 1, n, k};
+                const npy_intp at_steps[9] = {x_row, pos_stride, 0, out_row, 0, x_stride,
+                                              theta_stride, 0, out_stride};
+                rope_rotate_at_loop(plane_args, at_dims, at_steps, data);
+            }
+        }
+        return;
+    }
+    double theta[ROPE_CHUNK];
+    double one_row[2 * ROPE_CHUNK]; /* the scratch if there is no memory for a block */
+    const npy_intp row_tables = 2 * k * table_item; /* a row's cos then sin */
+    char *tables = malloc(ROPE_BLOCK_TABLES);
+    const npy_intp block = row_tables == 0 ? seq
+                           : tables != NULL ? ROPE_BLOCK_TABLES / row_tables : 1;
+    if (tables == NULL) {
+        tables = (char *)one_row;
+    }
+    const rope_table_type table = table_item == 4 ? ROPE_TABLE_F32 : ROPE_TABLE_F64;
+    rope_table_builder tb = {.kern = kern, .table = table, .table_item = table_item,
+                             .theta = theta, .k = k};
+    if (rotate->dtype != ROPE_F64 && k <= ROPE_CHUNK) {
+        tb.offsets = malloc((size_t)(2 * ROPE_OFFSETS * k * table_item)); /* NULL: direct */
+    }
+    for (npy_intp i = 0; i < count; i++) {
+        const char *x = args[0] + i * x_step, *pos = args[1] + i * pos_step;
+        char *out = args[3] + i * out_step;
+        if (i == 0 || theta_step != 0) {
+            rope_strided_copy((char *)theta, 8, args[2] + i * theta_step, theta_stride, k, 8);
+            tb.built = 0;
+            tb.have_anchor = 0;
+        }
+        for (npy_intp t0 = 0; t0 < seq; t0 += block) {
+            const npy_intp rows = seq - t0 < block ? seq - t0 : block;
+            for (npy_intp t = 0; t < rows; t++) {
+                rope_tables_at(&tb, rope_read_position(pos + (t0 + t) * pos_stride,
+                                                       spec->position_type),
+                               tables + t * row_tables);
+            }
+            for (npy_intp p = 0; p < planes; p++) {
+                const char *xp = x + p * x_plane + t0 * x_row;
+                char *op = out + p * out_plane + t0 * out_row;
+                if (!spacing) {
+                    for (npy_intp t = 0; t < rows; t++) {
+                        const char *c = tables + t * row_tables;
+                        rope_rotate_pairs_of_row(kern, rotate, op + t * out_row,
+                                                 xp + t * x_row, c, c + k * table_item, 0, k,
+                                                 k, x_stride, out_stride, 0);
+                    }
+                }
+                else {
+                    /* The next plane's rows of this block: asked for while these rotate. */
+                    if (p + 1 < planes) {
+                        rope_prefetch(xp + x_plane, rows * x_row < ROPE_STREAM_AHEAD
+                                                        ? rows * x_row : ROPE_STREAM_AHEAD);
+                    }
+                    const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = x_row,
+                                         .out_step = out_row, .table_step = row_tables,
+                                         .stream = rows * x_row, .spacing = spacing};
+                    kern->rotate[rotate->interleaved][rotate->dtype](op, xp, tables,
+                                                                     tables + k * table_item,
+                                                                     &r);
+                }
+                if (!in_place && n > 2 * k) {
+                    rope_copy_rest(op, out_row, out_stride, xp, x_row, x_stride, rows, n, k,
+                                   item);
+                }
+            }
+        }
+    }
+    free(tb.offsets);
+    if (tables != (char *)one_row) {
+        free(tables);
+    }
+}

@@ -43,6 +43,10 @@ void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp con
  * frequencies; each position's tables are built in the loop, once for its r rows. */
 void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                          void *data);
+/* (h,s,n),(s),(k)->(h,s,n): h planes of s rows, row t of each at position pos[t] (the heads
+ * of a (batch, heads, seq, dim) x); tables built in the loop, a block of rows at a time. */
+void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                             void *data);
 /* (),(k)->(k),(k) */
 void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                        void *data);

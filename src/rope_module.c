@@ -69,6 +69,12 @@ static void *rope_pairs_at_data[] = {
     &rope_pairs_at_specs[3], &rope_pairs_at_specs[4], &rope_pairs_at_specs[5],
 };
 
+/* The same, with the rows of a position far apart: (h,s,n),(s),(k)->(h,s,n). */
+static PyUFuncGenericFunction rope_rotate_seq_at_funcs[] = {
+    rope_rotate_seq_at_loop, rope_rotate_seq_at_loop, rope_rotate_seq_at_loop,
+    rope_rotate_seq_at_loop, rope_rotate_seq_at_loop, rope_rotate_seq_at_loop,
+};
+
 static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
     rope_cos_sin_loop, rope_cos_sin_loop, rope_cos_sin_loop,
@@ -123,6 +129,12 @@ static int rope_rotate_rows_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_s
 static int rope_rotate_at_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
 {
     return rope_check_k(ufunc, core_dim_sizes[1], core_dim_sizes[2], "theta holds");
+}
+
+/* (h,s,n),(s),(k)->(h,s,n): core_dim_sizes is [h, s, n, k]. */
+static int rope_rotate_seq_at_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
+{
+    return rope_check_k(ufunc, core_dim_sizes[2], core_dim_sizes[3], "theta holds");
 }
 
 static const char rope_rotate_doc[] =
@@ -293,6 +305,52 @@ static const char rope_rotate_interleaved_at_doc[] =
     ">>> x = np.array([[1.0, 0.0, 0.0, 1.0]])\n"
     ">>> np.round(_core.rotate_interleaved_at(x, 1, np.array([np.pi / 2, np.pi])), 12) + 0.0\n"
     "array([[ 0.,  1.,  0., -1.]])\n";
+
+static const char rope_rotate_seq_at_doc[] =
+    "rotate_at for planes of rows: row t of each of the h planes at position pos[t].\n"
+    "\n"
+    "The heads of a (batch, heads, seq, dim) x are h planes of s rows each, and the rows of a\n"
+    "token are a whole plane apart. The loop builds the tables of a block of tokens once (as\n"
+    "``rotate_at`` does, exact angles) and rotates every plane's rows of that block with them,\n"
+    "reading x plane by plane (half-split pairs, as ``rotate``).\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimensions (h, s, n)\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "pos : array_like of int64 or float64, core dimension s\n"
+    "    The position of each row of a plane.\n"
+    "theta : array_like of float64, core dimension k, k <= n/2\n"
+    "    Frequencies, radians per position.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.zeros((2, 3, 2)); x[..., 0] = 1.0     # two heads, three tokens, one pair\n"
+    ">>> out = _core.rotate_seq_at(x, np.array([0, 1, 2]), np.array([np.pi / 2]))\n"
+    ">>> np.round(out[1], 12) + 0.0                   # (cos, sin) of 0, pi/2, pi\n"
+    "array([[ 1.,  0.],\n"
+    "       [ 0.,  1.],\n"
+    "       [-1.,  0.]])\n";
+
+static const char rope_rotate_interleaved_seq_at_doc[] =
+    "rotate_interleaved_at for planes of rows; see ``rotate_seq_at``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.array([[[1.0, 0.0]]])                 # one plane, one token, one pair\n"
+    ">>> np.round(_core.rotate_interleaved_seq_at(x, np.array([1]), np.array([np.pi])), 12) + 0.0\n"
+    "array([[[-1.,  0.]]])\n";
 
 static const char rope_cos_sin_doc[] =
     "cos and sin of pos * theta, with the angle formed exactly and reduced modulo 2 pi.\n"
@@ -555,6 +613,13 @@ PyMODINIT_FUNC PyInit__core(void)
         rope_add_gufunc(module, rope_rotate_at_funcs, rope_pairs_at_data, rope_rotate_at_types,
                         6, 3, 1, "rotate_interleaved_at", rope_rotate_interleaved_at_doc,
                         "(r,n),(),(k)->(r,n)", rope_rotate_at_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_seq_at_funcs, rope_split_at_data,
+                        rope_rotate_at_types, 6, 3, 1, "rotate_seq_at", rope_rotate_seq_at_doc,
+                        "(h,s,n),(s),(k)->(h,s,n)", rope_rotate_seq_at_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_seq_at_funcs, rope_pairs_at_data,
+                        rope_rotate_at_types, 6, 3, 1, "rotate_interleaved_seq_at",
+                        rope_rotate_interleaved_seq_at_doc, "(h,s,n),(s),(k)->(h,s,n)",
+                        rope_rotate_seq_at_core_dims) < 0 ||
         rope_add_gufunc(module, rope_cos_sin_funcs, rope_cos_sin_data, rope_cos_sin_types, 6, 2,
                         2, "cos_sin", rope_cos_sin_doc, "(),(k)->(k),(k)", NULL) < 0) {
         Py_DECREF(module);

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import rope
+from rope import _core
 from rope import reference
 from rope._positions import rows_sharing_positions
 
@@ -126,25 +127,52 @@ def test_float16_is_computed_in_float32_and_rounded_once():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("heads,dim", [(32, 128), (6, 64), (8, 256), (12, 80), (3, 600)])
+def test_heads_rotated_plane_by_plane(dtype, interleaved, heads, dim):
+    # (batch, heads, seq, dim): apply rotates each head's plane a block of tokens at a time,
+    # the block's tables built once in the loop (rotate_seq_at). The same tables, and so the
+    # same bits, as rotate_at on the (batch, seq, heads, dim) view, whose heads of a token
+    # share theirs; 600 pairs take the rows-longer-than-scratch path.
+    x = random_array((2, heads, 70, dim), dtype)
+    pos = np.arange(70) * 3 + 1000
+    r = rope.Rope(dim, interleaved=interleaved)
+    rotate_at = _core.rotate_interleaved_at if interleaved else _core.rotate_at
+    want = rotate_at(x.transpose(0, 2, 1, 3), pos, r.frequencies).transpose(0, 2, 1, 3)
+    unrotated = x.copy()
+    got = r.apply(x, pos, layout="bhsd")
+    assert got is x
+    np.testing.assert_array_equal(x, want)
+    np.testing.assert_allclose(x, expected(unrotated, pos, 2, interleaved=interleaved),
+                               rtol=0, atol=4 * tolerance(dtype))
+    position_ids = np.stack([pos, pos + 5000])                 # (batch, seq)
+    x[...] = unrotated
+    r.apply(x, position_ids, layout="bhsd")
+    for b in range(2):
+        np.testing.assert_array_equal(
+            x[b], rotate_at(unrotated[b].transpose(1, 0, 2), position_ids[b],
+                            r.frequencies).transpose(1, 0, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("heads,dim,rows", [(32, 128, 8), (6, 64, 6), (8, 256, 4), (12, 128, 6)])
-def test_heads_rotated_a_few_at_a_time(dtype, interleaved, heads, dim, rows):
-    # (batch, heads, seq, dim): apply rotates blocks of a few heads that share each table row
-    # (rotate_rows on a view). Same bits as rotating head by head with the same tables.
+def test_heads_with_prebuilt_tables_a_few_at_a_time(dtype, interleaved, heads, dim, rows):
+    # (batch, heads, seq, dim) with an attention factor (YaRN): prebuilt tables, rotated for
+    # blocks of a few heads that share each table row (rotate_rows on a view). Same bits as
+    # rotating head by head with the same tables.
     x = random_array((2, heads, 33, dim), dtype)
     pos = np.arange(33) + 1000
     blocks = rows_sharing_positions(x, (1, 1, 33))
     assert blocks.shape == (2, heads // rows, 33, rows, dim)
     assert np.shares_memory(blocks, x)
-    r = rope.Rope(dim, interleaved=interleaved)
+    r = rope.Rope(dim, interleaved=interleaved, scaling="yarn", factor=4.0,
+                  original_max_position_embeddings=256)
     cos, sin = r.tables(pos, dtype=np.float32 if dtype == np.float16 else np.float64)
     flat = rope.rotate_interleaved if interleaved else rope.rotate
     want = flat(x, cos, sin)
     got = r.apply(x, pos, layout="bhsd")
     assert got is x
     np.testing.assert_array_equal(x, want)
-    np.testing.assert_allclose(x, expected(random_array(x.shape, dtype), pos, 2,
-                                           interleaved=interleaved),
-                               rtol=0, atol=4 * tolerance(dtype))
 
 
 def test_heads_grouped_only_where_it_helps():

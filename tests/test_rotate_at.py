@@ -278,3 +278,45 @@ def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
         for other in same[1:]:
             np.testing.assert_array_equal(other, same[0])
     np.testing.assert_allclose(results[-1][0], expected, rtol=0, atol=atol)
+
+
+def seq_gufunc(interleaved):
+    return _core.rotate_interleaved_seq_at if interleaved else _core.rotate_seq_at
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("layout", ["contiguous", "every other", "transposed", "partial rotary",
+                                    "long rows", "float positions"])
+def test_planes_same_bits_as_rotate_at(simd_level, dtype, interleaved, layout):
+    # rotate_seq_at (planes of rows, a block of tokens' tables at a time) builds the same
+    # tables as rotate_at, whose blocks are the rows of one token: the same bits, whatever
+    # the strides, in place and into a fresh output (where the coordinates past 2k are copied).
+    dim, k = {"partial rotary": (64, 20), "long rows": (1200, 600)}.get(layout, (64, 32))
+    x = random_array((3, 5, 150, dim), dtype)                     # (batch, heads, seq, dim)
+    if layout == "every other":
+        x = random_array((3, 5, 150, 2 * dim), dtype)[..., ::2]
+    elif layout == "transposed":
+        x = random_array((3, dim, 150, 5), dtype).transpose(0, 3, 2, 1)
+    pos = np.arange(150) * 11 - 40
+    if layout == "float positions":
+        pos = pos + 0.25
+    theta = rope.frequencies(2 * k)
+    seq_major = x.transpose(0, 2, 1, 3)
+    want = gufunc(interleaved)(seq_major, pos, theta).transpose(0, 2, 1, 3)
+    np.testing.assert_array_equal(seq_gufunc(interleaved)(x, pos, theta), want)
+    whole = x.copy()
+    seq_gufunc(interleaved)(whole, pos, theta, out=whole)
+    np.testing.assert_array_equal(whole, want)
+    np.testing.assert_allclose(want, reference.rotate(x, pos, theta, interleaved=interleaved),
+                               rtol=0, atol=tolerance(dtype) * 8 * (1 + (dtype == np.float64)))
+
+
+def test_planes_positions_per_batch():
+    # pos broadcasts over the loop axes: (batch, seq) positions for (batch, heads, seq, dim).
+    x = random_array((2, 3, 40, 16), np.float32)
+    pos = np.array([np.arange(40), np.arange(40) + 100000])
+    theta = rope.frequencies(16)
+    got = _core.rotate_seq_at(x, pos, theta)
+    for b in range(2):
+        np.testing.assert_array_equal(got[b], _core.rotate_seq_at(x[b], pos[b], theta))
