@@ -604,3 +604,65 @@ void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp c
         free(tables);
     }
 }
+
+/*
+ * (),(k)->(2,k): the tables rotate_at builds in its loop, for many positions at once, cos and
+ * sin of a position as one row of 2k values (rope_tables_at writes them so, without a copy).
+ * With 64 or more positions and k <= ROPE_CHUNK, integer positions take angle addition from
+ * exact anchors and offsets: the same values, bit for bit, as rotate_at rotates by, at a
+ * fraction of the exact builder's cost. Other positions take the exact builder.
+ */
+void rope_tables_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                      void *data)
+{
+    const rope_cos_sin_spec *spec = data;
+    const rope_kernel_table *kern = rope_active_kernels();
+    const npy_intp count = dimensions[0], k = dimensions[1]; /* the 2 is dimensions[2] */
+    const npy_intp pos_step = steps[0], theta_step = steps[1], out_step = steps[2];
+    const npy_intp theta_stride = steps[3], out_half = steps[4], out_stride = steps[5];
+    const npy_intp table_item = spec->table == ROPE_TABLE_F32 ? 4 : 8;
+    /* Rows of cos then sin, each contiguous: written in place. */
+    const int direct = out_stride == table_item && out_half == k * table_item;
+    double theta[ROPE_CHUNK];
+    double cs[2 * ROPE_CHUNK];
+    rope_table_builder tb = {.kern = kern, .table = spec->table, .table_item = table_item,
+                             .theta = theta, .k = k};
+    if (k > ROPE_CHUNK) { /* one chunk of frequencies at a time, exact */
+        rope_cos_sin_fn *exact = kern->cos_sin[spec->table];
+        for (npy_intp i = 0; i < count; i++) {
+            const double p = rope_read_position(args[0] + i * pos_step, spec->position_type);
+            for (npy_intp j = 0; j < k; j += ROPE_CHUNK) {
+                const npy_intp m = k - j < ROPE_CHUNK ? k - j : ROPE_CHUNK;
+                char *out = args[2] + i * out_step + j * out_stride;
+                rope_strided_copy((char *)theta, 8, args[1] + i * theta_step + j * theta_stride,
+                                  theta_stride, m, 8);
+                exact(cs, (char *)cs + m * table_item, p, theta, m);
+                rope_strided_copy(out, out_stride, (const char *)cs, table_item, m, table_item);
+                rope_strided_copy(out + out_half, out_stride,
+                                  (const char *)cs + m * table_item, table_item, m, table_item);
+            }
+        }
+        return;
+    }
+    if (count >= 2 * ROPE_OFFSETS && pos_step != 0) {
+        tb.offsets = malloc((size_t)(2 * ROPE_OFFSETS * k * table_item)); /* NULL: direct */
+    }
+    for (npy_intp i = 0; i < count; i++) {
+        if (i == 0 || theta_step != 0) {
+            rope_strided_copy((char *)theta, 8, args[1] + i * theta_step, theta_stride, k, 8);
+            tb.built = 0;
+            tb.have_anchor = 0;
+        }
+        const double p = rope_read_position(args[0] + i * pos_step, spec->position_type);
+        char *out = args[2] + i * out_step;
+        if (direct) {
+            rope_tables_at(&tb, p, out);
+            continue;
+        }
+        rope_tables_at(&tb, p, (char *)cs);
+        rope_strided_copy(out, out_stride, (const char *)cs, table_item, k, table_item);
+        rope_strided_copy(out + out_half, out_stride, (const char *)cs + k * table_item,
+                          table_item, k, table_item);
+    }
+    free(tb.offsets);
+}

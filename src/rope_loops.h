@@ -51,4 +51,8 @@ void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp c
 void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                        void *data);
 
+/* (),(k)->(2,k): the tables of rotate_at's loop (by angle addition where it takes it). */
+void rope_tables_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                      void *data);
+
 #endif

@@ -320,3 +320,30 @@ def test_planes_positions_per_batch():
     got = _core.rotate_seq_at(x, pos, theta)
     for b in range(2):
         np.testing.assert_array_equal(got[b], _core.rotate_seq_at(x[b], pos[b], theta))
+
+
+@pytest.mark.parametrize("table", [np.float32, np.float64])
+@pytest.mark.parametrize("positions", ["arange", "strided outputs", "negative", "few", "floats",
+                                       "long rows"])
+def test_tables_are_rotate_ats(simd_level, table, positions):
+    # _core.tables builds, for many positions at once, the tables rotate_at builds in its loop
+    # (angle addition from exact anchors for 64 or more integer positions): rotating by them
+    # gives rotate_at's bits; they are within a few ulps of the table type of cos_sin's.
+    k = 600 if positions == "long rows" else 48
+    pos = {"negative": np.arange(-700, 300, 3), "few": np.arange(10) * 99991,
+           "floats": np.arange(100) + 0.5}.get(positions, np.arange(5000, 5300))
+    theta = rope.frequencies(2 * k)
+    if positions == "strided outputs":
+        both = np.zeros((len(pos), 2, 2 * k), table)[..., ::2]
+        _core.tables(pos, theta, out=both, dtype=table)
+    else:
+        both = _core.tables(pos, theta, dtype=table)
+    cos, sin = both[..., 0, :], both[..., 1, :]
+    exact_cos, exact_sin = rope.cos_sin(pos, theta, dtype=table)
+    ulp = np.finfo(table).eps
+    np.testing.assert_allclose(cos, exact_cos, rtol=0, atol=4 * ulp)
+    np.testing.assert_allclose(sin, exact_sin, rtol=0, atol=4 * ulp)
+    data = np.float16 if table == np.float32 else np.float32
+    x = random_array((len(pos), 3, 2 * k), data)
+    np.testing.assert_array_equal(rope.rotate(x, cos[:, None], sin[:, None]),
+                                  _core.rotate_at(x, pos, theta))
