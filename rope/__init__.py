@@ -3,6 +3,8 @@
 The C core is three NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
 pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays; `Rope` is
 a reusable configuration (with the context-extension scalings of `frequencies`).
+`score_matrix`, `attention_weights`, `decay_bound`, `scaling_bands` and `score_drift` give the
+numbers that docs/theory.md and the notebooks in examples/ explain.
 """
 from __future__ import annotations
 
@@ -10,6 +12,14 @@ import os as _os
 
 from . import reference
 from ._api import apply
+from ._explore import (
+    ScalingBands,
+    attention_weights,
+    decay_bound,
+    scaling_bands,
+    score_drift,
+    score_matrix,
+)
 from ._core import cos_sin, rotate, rotate_interleaved, set_simd_level, simd_level, simd_levels
 from ._frequencies import attention_factor, base_scale, frequencies, periods
 from ._positions import offset_positions, packed_positions
@@ -19,10 +29,13 @@ from ._validation import MAX_POSITION
 __all__ = [
     "MAX_POSITION",
     "Rope",
+    "ScalingBands",
     "apply",
     "attention_factor",
+    "attention_weights",
     "base_scale",
     "cos_sin",
+    "decay_bound",
     "frequencies",
     "offset_positions",
     "packed_positions",
@@ -30,6 +43,9 @@ __all__ = [
     "reference",
     "rotate",
     "rotate_interleaved",
+    "scaling_bands",
+    "score_drift",
+    "score_matrix",
     "set_simd_level",
     "simd_level",
     "simd_levels",
