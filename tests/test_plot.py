@@ -1,4 +1,5 @@
-"""rope.plot: each figure's data against the formulas (computed here independently)."""
+"""rope.plot: each figure draws the numbers of rope's public functions (checked against the
+formulas, computed here independently), names its configuration, and shades the bands."""
 import math
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def test_spectrum_periods_and_frequencies():
     np.testing.assert_allclose(original.get_ydata(), 2 * np.pi * 1e6 ** (2 * (k - 1) / 128),
                                rtol=1e-14)
     np.testing.assert_allclose(linear.get_ydata(), 2 * original.get_ydata(), rtol=1e-14)
-    keep = 1 - np.clip((k - 1 - 23) / (40 - 23), 0, 1)         # lo = 23, hi = 40 (sheet §6)
+    keep = 1 - np.clip((k - 1 - 23) / (40 - 23), 0, 1)         # lo = 23, hi = 40 (Qwen2.5)
     omega = reference.frequencies(128, 1e6)
     yarn_theta = omega * keep + omega / 4 * (1 - keep)
     np.testing.assert_allclose(scaled.get_ydata(), 2 * np.pi / yarn_theta, rtol=1e-13)
@@ -46,32 +47,96 @@ def test_spectrum_rejects_bad_quantity():
         plot.spectrum(quantity="angle")
 
 
-def test_score_matrix_is_the_toeplitz_matrix_of_scores():
+def test_score_matrix_draws_rope_score_matrix():
+    import rope
+
     q, k = np.random.default_rng(3).standard_normal((2, 16))
-    n = 20
-    scores = np.asarray(plot.score_matrix(q, k, n).axes[0].images[0].get_array())
-    theta = reference.frequencies(16)
-    expected = np.array([[reference.rotate(q, i, theta) @ reference.rotate(k, j, theta)
-                          for j in range(n)] for i in range(n)])
-    np.testing.assert_allclose(scores, expected, atol=1e-12)
-    for offset in range(-n + 1, n):                              # constant along diagonals
-        diagonal = np.diagonal(scores, offset)
-        np.testing.assert_allclose(diagonal, diagonal[0], atol=1e-12)
-    assert scores.shape == (n, n)
+    fig = plot.score_matrix(q, k, 20, base=500.0)
+    image = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_array_equal(image, rope.score_matrix(q, k, 20, base=500.0))
+    assert "d = 16, b = 500" in fig.axes[0].get_title()
 
 
-def test_decay_bound_is_roformers_abel_sum():
-    d, base = 32, 10000.0
-    theta = reference.frequencies(d, base)
-    for r in (0, 1, 7, 100):
-        partial = [abs(sum(complex(math.cos(r * t), math.sin(r * t)) for t in theta[:j]))
-                   for j in range(1, d // 2 + 1)]
-        assert plot.decay_bound(d, base, [r])[0] == pytest.approx(sum(partial) / (d / 2), rel=1e-12)
-    line = plot.decay(128, max_distance=300).axes[0].lines[0]
-    assert line.get_ydata()[0] == pytest.approx((64 + 1) / 2)
+def test_attention_draws_rope_attention_weights():
+    import rope
+
+    q, k = np.random.default_rng(4).standard_normal((2, 6, 16))
+    words = ["The", "cat", "is", "sleeping", "on", "mats"]
+    fig = plot.attention(q, k, 6, labels=words)
+    image = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_array_equal(image, rope.attention_weights(q, k, 6))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == words
+    with pytest.raises(ValueError, match="labels"):
+        plot.attention(q, k, 6, labels=words[:3])
+
+
+def test_decay_starts_its_axis_at_zero_and_defines_its_label():
+    import rope
+
+    ax = plot.decay(128, max_distance=300).axes[0]
+    line = ax.lines[0]
     np.testing.assert_array_equal(line.get_xdata(), np.arange(300))
-    y = np.asarray(line.get_ydata())
-    assert y[-50:].mean() < y[:10].mean() / 2                    # it decays with distance
+    np.testing.assert_array_equal(line.get_ydata(), rope.decay_bound(128, distances=np.arange(300)))
+    assert ax.get_ylim()[0] == 0.0
+    assert "S_j(r) =" in " ".join(t.get_text() for t in ax.texts)   # S_j is defined on the axes
+    assert ax.get_ylabel().count("$") >= 2                              # mathtext
+
+
+@pytest.mark.parametrize("scaling", [
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4096},
+    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+     "original_max_position_embeddings": 8192},
+])
+def test_spectrum_shades_the_bands_and_marks_the_thresholds(scaling):
+    import rope
+
+    base = 500000.0
+    ax = plot.spectrum(128, base, [scaling]).axes[0]
+    bands = rope.scaling_bands(128, base, scaling)
+    spans = {p.get_label().split(":")[0]: p.get_x() for p in ax.patches}
+    assert set(spans) == {"kept", "ramp", "interpolated"}
+    for name in spans:
+        pairs = np.flatnonzero(getattr(bands, name)) + 1                # pair numbers k
+        label = next(p.get_label() for p in ax.patches if p.get_label().startswith(name))
+        assert label == f"{name}: pairs {pairs[0]}–{pairs[-1]}"
+    thresholds = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == ":")
+    assert thresholds == [bands.keep_below, bands.interpolate_above]
+    assert scaling["rope_type"] in ax.get_title() and "bands shaded" in ax.get_title()
+    # several scalings on one plot: no shading unless asked
+    both = plot.spectrum(128, base, [scaling, {"rope_type": "linear", "factor": 2.0}]).axes[0]
+    assert not both.patches
+
+
+def test_spectrum_names_its_configuration_and_uses_mathtext():
+    ax = plot.spectrum(64, 1e6, [{"rope_type": "ntk", "factor": 2.0}]).axes[0]
+    assert ax.get_title() == "RoPE periods, d = 64, b = 1e+06, ntk ×2"
+    assert ax.get_ylabel() == r"period $2\pi/\theta_k$ (tokens)"
+    assert not ax.patches                                                # ntk has no bands
+
+
+def test_spectrum_at_a_sequence_length():
+    import rope
+
+    dynamic = {"rope_type": "dynamic", "factor": 2.0, "max_position_embeddings": 4096}
+    ax = plot.spectrum(128, 10000.0, [dynamic], seq_len=16384).axes[0]
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(),
+                                  rope.periods(128, scaling=dynamic, seq_len=16384))
+    assert not np.allclose(ax.lines[1].get_ydata(), ax.lines[0].get_ydata())
+    assert "16384" in ax.get_title()
+
+
+def test_drift_draws_rope_score_drift():
+    import rope
+
+    q, k = np.random.default_rng(5).standard_normal((2, 8, 32))
+    offsets = [0, 100, 10**5]
+    ax = plot.drift(q, k, 3, offsets, dtypes=["float16"]).axes[0]
+    exact = np.einsum("nd,nd->n", q, rope.apply(k.copy(), np.full(8, 3)))
+    scale = np.sqrt(np.mean(exact ** 2))
+    for line, angles in zip(ax.lines, ("exact", "float32")):
+        drift = rope.score_drift(q, k, 3, offsets, dtype=np.float16, angles=angles)
+        np.testing.assert_allclose(line.get_ydata(), np.sqrt(np.mean(drift ** 2, axis=0)) / scale)
+        assert angles in line.get_label()
 
 
 def test_unit_circle_points_are_cos_sin_of_p_theta():
@@ -87,7 +152,8 @@ def test_unit_circle_points_are_cos_sin_of_p_theta():
 
 def test_figures_render_headless(tmp_path):
     q, k = np.ones((2, 8))
-    for fig in (plot.spectrum(), plot.score_matrix(q, k, 8), plot.decay(16), plot.unit_circle()):
+    for fig in (plot.spectrum(), plot.score_matrix(q, k, 8), plot.decay(16), plot.unit_circle(),
+                plot.attention(q, k, 4), plot.drift(q, k, 1, [0, 10], dtypes=["float16"])):
         path = tmp_path / "f.png"
         fig.savefig(path)
         assert path.read_bytes()[:4] == b"\x89PNG"
