@@ -1,34 +1,38 @@
 """``python -m rope demo``: the RoPE course as small real computations, one formula each.
 
 Every number printed is computed by rope itself (rope.apply, rope.frequencies, rope.periods,
-rope.base_scale, rope.Rope); the labels give the formula of the sheet it illustrates, so a
-reader can check each number by hand. tests/test_cli.py checks them against closed forms.
+rope.base_scale, rope.Rope); each section names the formula it illustrates and the section of
+docs/theory.md that derives it, so a reader can check each number by hand. tests/test_cli.py
+checks them against closed forms.
 """
 from __future__ import annotations
 
+import argparse
 import os
 
 import numpy as np
 
 from ._api import apply
+from ._explore import score_drift
 from ._frequencies import attention_factor, base_scale, frequencies, periods
 
 __all__ = ["demo"]
 
-# The configurations of the formula sheet's reference values (section 6).
+# Two configurations of released models: Qwen2.5 with YaRN, Llama 3.1.
 QWEN25_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}
 LLAMA31 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
 
 
-def _section(title: str, formula: str) -> None:
+def _section(title: str, formula: str, theory: str) -> None:
     print()
-    print(f"== {title}")
+    print(f"== {title}   (docs/theory.md: {theory})")
     print(f"   {formula}")
 
 
 def _frequencies() -> None:
-    _section("1. Frequencies", "θ_k = b^(−2(k−1)/d),  k = 1 … d/2;  period T_k = 2π/θ_k")
+    _section("1. Frequencies", "θ_k = b^(−2(k−1)/d),  k = 1 … d/2;  period T_k = 2π/θ_k",
+             "Frequencies")
     theta = frequencies(512)
     print(f"   d = 512, b = 10000:  theta_1 = {theta[0]:.17g}   theta_129 = {theta[128]:.17g}"
           "   (10000^(−256/512) = 0.01)")
@@ -37,7 +41,8 @@ def _frequencies() -> None:
 
 def _one_pair() -> None:
     _section("2. One pair rotated",
-             "x'_a = x_a cos pθ − x_b sin pθ,   x'_b = x_b cos pθ + x_a sin pθ")
+             "x'_a = x_a cos pθ − x_b sin pθ,   x'_b = x_b cos pθ + x_a sin pθ",
+             "The rotation")
     x = np.array([1.0, 0.0])
     rotated = apply(x.copy(), 2)
     print(f"   (x_a, x_b) = (1, 0), p = 2, θ_1 = 1:  rotated = ({rotated[0]:.12f}, "
@@ -49,7 +54,8 @@ def _one_pair() -> None:
 
 def _relative_position() -> None:
     _section("3. Relative position",
-             "⟨Ro(q, iθ), Ro(k, jθ)⟩ = ⟨q, Ro(k, (j−i)θ)⟩ depends on j − i only")
+             "⟨Ro(q, iθ), Ro(k, jθ)⟩ = ⟨q, Ro(k, (j−i)θ)⟩ depends on j − i only",
+             "Why the score depends on the distance only")
     print("   'The₁ cat₂ is₃ sleeping₄ …'  and  '… the₈ cat₉ is₁₀ sleeping₁₁ …'  (d = 8)")
     cat, sleeping = np.random.default_rng(0).standard_normal((2, 8))
     for i, j in ((2, 4), (9, 11)):
@@ -61,7 +67,8 @@ def _relative_position() -> None:
 
 def _scaling_condition() -> None:
     _section("4. The scaling condition",
-             "Ro'(x_i, iθ) = Ro(x_i, iθ'): change the angles, keep the rotation")
+             "Ro'(x_i, iθ) = Ro(x_i, iθ'): change the angles, keep the rotation",
+             "The scaling condition")
     x = np.random.default_rng(1).standard_normal(8)
     i, c = 5, 3
     difference = np.abs(apply(x.copy(), i + c) - apply(apply(x.copy(), i), c)).max()
@@ -71,7 +78,8 @@ def _scaling_condition() -> None:
 
 def _linear_interpolation() -> None:
     _section("5. Linear positional interpolation",
-             "Ro'(x_i, iθ) = Ro(x_i, (m_l/m)·iθ),  θ'_k = θ_k/s,  s = m/m_l")
+             "Ro'(x_i, iθ) = Ro(x_i, (m_l/m)·iθ),  θ'_k = θ_k/s,  s = m/m_l",
+             "Linear interpolation")
     trained, target, i = 2048, 8192, 4096
     s = target / trained
     print(f"   m_l = {trained}, m = {target}, s = {s:g}: position {i} -> {i * trained / target:g}"
@@ -85,7 +93,8 @@ def _linear_interpolation() -> None:
 
 def _period_matching() -> None:
     _section("6. Base scaling with period matching (NTK-aware)",
-             "b' = λb,  2π(λb)^((d−2)/d) = s·2π·b^((d−2)/d)  ⇒  λ = s^(d/(d−2))")
+             "b' = λb,  2π(λb)^((d−2)/d) = s·2π·b^((d−2)/d)  ⇒  λ = s^(d/(d−2))",
+             "Base scaling by period matching")
     d, s = 128, 4.0
     print(f"   d = {d}, s = {s:g}:  lambda = {base_scale(d, s):.10f}   (4^(128/126))")
     before = periods(d)[-1]
@@ -99,7 +108,8 @@ def _period_matching() -> None:
 
 def _high_and_low_pairs() -> None:
     _section("7. YaRN and Llama 3: keep high-frequency pairs, interpolate low-frequency ones",
-             "ratio θ_k/θ'_k: 1 = kept as trained, s = linearly interpolated, between = ramp")
+             "ratio θ_k/θ'_k: 1 = kept as trained, s = linearly interpolated, between = ramp",
+             "NTK-by-parts and YaRN; Llama 3")
     for name, base, config in (("YaRN (Qwen2.5: d 128, b 1e6, s 4, L 32768)", 1e6, QWEN25_YARN),
                                ("Llama 3.1 (d 128, b 5e5, s 8, low 1, high 4, L 8192)", 5e5,
                                 LLAMA31)):
@@ -116,6 +126,30 @@ def _high_and_low_pairs() -> None:
           f"{frequencies(128, 5e5, scaling=LLAMA31)[30]:.8e}")
 
 
+def _precision() -> None:
+    _section("8. Exact angles at long positions",
+             "float32 angle p·θ: one unit in the last place of 10^6 is 0.0625 rad",
+             "Exact angles at long positions")
+    cat, sleeping = np.random.default_rng(0).standard_normal((2, 128))
+    offsets = [0, 10**3, 10**6]
+    for angles in ("exact", "float32"):
+        drift = score_drift(cat, sleeping, 2, offsets, dtype=np.float32, angles=angles)
+        print(f"   float32 q, k; {angles:>7} angles: score(cat at i, sleeping at i + 2) − exact "
+              f"at i = 0, 10^3, 10^6:  " + "  ".join(f"{v:+.2e}" for v in drift))
+
+
+def prepare_out_dir(out_dir: str, parser: argparse.ArgumentParser) -> None:
+    """Create the figures' directory or end with a usage error saying why it cannot be."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        parser.error(f"--out-dir {out_dir!r} is a file, not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as error:
+        parser.error(f"--out-dir {out_dir!r}: cannot create it ({error.strerror or error})")
+    if not os.access(out_dir, os.W_OK):
+        parser.error(f"--out-dir {out_dir!r}: not writable")
+
+
 def write_figures(out_dir: str) -> list[str]:
     """Write the course's figures as PNG files into `out_dir`; return their paths."""
     from . import plot
@@ -126,11 +160,15 @@ def write_figures(out_dir: str) -> list[str]:
     linear = {"rope_type": "linear", "factor": 4.0}
     yarn = dict(QWEN25_YARN, original_max_position_embeddings=4096)
     llama3 = dict(LLAMA31, factor=4.0, original_max_position_embeddings=4096)
+    queries, keys = np.random.default_rng(1).standard_normal((2, 64, 128))
     figures = {
         "spectrum.png": plot.spectrum(128, 10000.0, [linear, ntk, yarn, llama3], context=4096),
+        "spectrum_yarn.png": plot.spectrum(128, 10000.0, [yarn]),
+        "spectrum_llama3.png": plot.spectrum(128, 10000.0, [llama3]),
         "score_matrix.png": plot.score_matrix(cat, sleeping, 48),
         "decay.png": plot.decay(128),
         "unit_circle.png": plot.unit_circle(),
+        "drift.png": plot.drift(queries, keys, 2, [0, 10, 10**2, 10**3, 10**4, 10**5, 10**6]),
     }
     paths = []
     for name, fig in figures.items():
@@ -140,10 +178,10 @@ def write_figures(out_dir: str) -> list[str]:
     return paths
 
 
-def demo(out_dir: str | None = "rope-figures") -> int:
-    """Print the course; write its figures to `out_dir` if matplotlib is installed."""
-    print("RoPE in seven computations (formula sheet sections 1-6); every number is computed "
-          "by rope.")
+def demo(out_dir: str | None = None) -> int:
+    """Print the course; write its figures to `out_dir` if given and matplotlib is installed."""
+    print("RoPE in eight computations, every number computed by rope; docs/theory.md derives "
+          "each one.")
     _frequencies()
     _one_pair()
     _relative_position()
@@ -151,14 +189,16 @@ def demo(out_dir: str | None = "rope-figures") -> int:
     _linear_interpolation()
     _period_matching()
     _high_and_low_pairs()
+    _precision()
     print()
     if out_dir is None:
+        print("Figures: add --out-dir DIR to write the course's figures (PNG) into DIR.")
         return 0
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("Figures: matplotlib is not installed (pip install \"rope-numpy[plot]\"); "
-              "skipped.")
+        print("Figures: matplotlib is not installed (pip install -e \".[plot]\" in the rope "
+              "clone); skipped.")
         return 0
     for path in write_figures(out_dir):
         print(f"Figure written: {path}")
