@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os as _os
 
-from . import reference
+from . import alternatives, reference
 from ._api import apply
 from ._explore import (
     ScalingBands,
@@ -30,6 +30,7 @@ __all__ = [
     "MAX_POSITION",
     "Rope",
     "ScalingBands",
+    "alternatives",
     "apply",
     "attention_factor",
     "attention_weights",
