@@ -59,6 +59,7 @@ def score_matrix(
     base: float = 10000.0,
     scaling: object = None,
     interleaved: bool = False,
+    seq_len: int | None = None,
     **params: object,
 ) -> np.ndarray:
     """The score ⟨Ro(q_i, p_i θ), Ro(k_j, p_j θ)⟩ of every query position i and key position j.
@@ -78,8 +79,10 @@ def score_matrix(
         Key positions; default: the query positions.
     base, scaling, interleaved, **params
         The configuration, as for `rope.apply`. With an attention factor (YaRN, LongRoPE) the
-        scores carry its square, as in Hugging Face. Dynamic and LongRoPE scaling use the
-        length ``max(positions) + 1`` for both q and k.
+        scores carry its square, as in Hugging Face.
+    seq_len : int, optional
+        The sequence length that selects the frequencies of dynamic and LongRoPE scaling, the
+        same for q and k; default: the largest position + 1.
 
     Returns
     -------
@@ -104,9 +107,10 @@ def score_matrix(
     if qs.shape[1] != ks.shape[1]:
         raise ValueError(f"q and k must have one length d; got {qs.shape[1]} and {ks.shape[1]}")
     config = Rope(qs.shape[1], base, scaling, interleaved=interleaved, **params)
-    seq_len = int(max(query_positions.max(), key_positions.max())) + 1
-    config.apply(qs, query_positions, seq_len=max(seq_len, 1))
-    config.apply(ks, key_positions, seq_len=max(seq_len, 1))
+    if seq_len is None:
+        seq_len = max(int(max(query_positions.max(), key_positions.max())) + 1, 1)
+    config.apply(qs, query_positions, seq_len=seq_len)
+    config.apply(ks, key_positions, seq_len=seq_len)
     return qs @ ks.T
 
 
@@ -120,6 +124,7 @@ def attention_weights(
     base: float = 10000.0,
     scaling: object = None,
     interleaved: bool = False,
+    seq_len: int | None = None,
     **params: object,
 ) -> np.ndarray:
     """Softmax attention of each query position over the key positions, with RoPE scores.
@@ -129,7 +134,7 @@ def attention_weights(
 
     Parameters
     ----------
-    q, k, positions, key_positions, base, scaling, interleaved, **params
+    q, k, positions, key_positions, base, scaling, interleaved, seq_len, **params
         As for `score_matrix`.
     causal : bool, default True
         Mask the keys whose position is greater than the query's.
@@ -151,7 +156,7 @@ def attention_weights(
     key_positions = query_positions if key_positions is None else \
         _positions(key_positions, "key_positions")
     scores = score_matrix(q, k, query_positions, key_positions, base=base, scaling=scaling,
-                          interleaved=interleaved, **params)
+                          interleaved=interleaved, seq_len=seq_len, **params)
     logits = scores / math.sqrt(np.shape(np.atleast_1d(q))[-1])
     if causal:
         future = key_positions[None, :] > query_positions[:, None]

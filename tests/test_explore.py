@@ -50,6 +50,21 @@ def test_score_matrix_carries_the_square_of_the_attention_factor():
                                atol=1e-12)
 
 
+def test_score_matrix_with_dynamic_scaling_takes_one_length():
+    q, k = np.random.default_rng(6).standard_normal((2, 32))
+    dynamic = {"scaling": "dynamic", "factor": 4.0, "max_position_embeddings": 64}
+    theta = rope.frequencies(32, seq_len=1000, **dynamic)
+    near = rope.score_matrix(q, k, [10], [300], seq_len=1000, **dynamic)
+    far = rope.score_matrix(q, k, [500], [790], seq_len=1000, **dynamic)
+    expected = reference.rotate(q, 10, theta) @ reference.rotate(k, 300, theta)
+    np.testing.assert_allclose([near[0, 0], far[0, 0]], expected, atol=1e-12)
+    # by default the length is the largest position + 1: another base for the second pair
+    default = rope.score_matrix(q, k, [500], [790], **dynamic)[0, 0]
+    theta_791 = rope.frequencies(32, seq_len=791, **dynamic)
+    assert default == pytest.approx(reference.rotate(q, 500, theta_791) @
+                                    reference.rotate(k, 790, theta_791), abs=1e-12)
+
+
 @pytest.mark.parametrize("args, match", [
     ((np.ones(8), np.ones(6), 4), "one length"),
     ((np.ones((3, 8)), np.ones(8), 4), r"\(4, d\)"),
