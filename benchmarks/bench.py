@@ -3,6 +3,7 @@
     python benchmarks/bench.py            # every case (a few minutes)
     python benchmarks/bench.py --quick    # one shape per dtype, fewer cases
     python benchmarks/bench.py --against old/_core.so   # this build against another one
+    python benchmarks/bench.py --cold --record docs/performance.md   # also update that page
 
 Prints one table: case, implementation, min and median ms, GB/s (bytes read + written, at the
 min time) and the ratio to the roof measured in the same run: min to min, median to median,
@@ -369,6 +370,10 @@ def main() -> None:
                         help="stream every timed call from memory, not the last-level cache")
     parser.add_argument("--against", metavar="SO",
                         help="another build of rope/_core*.so, timed beside this one")
+    parser.add_argument("--record", metavar="PAGE_MD", default=None,
+                        help="also write the table into this page (docs/performance.md), "
+                             "between its bench:latest markers, moving the previous one to "
+                             "its history")
     args = parser.parse_args()
     global AGAINST_CORE
     if args.against:
@@ -398,25 +403,65 @@ def main() -> None:
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)
 
-    print_table(repeats)
+    lines = table_lines(repeats)
+    print("\n".join(lines))
+    if args.record:
+        command = "python benchmarks/bench.py" + "".join(
+            f" {a}" for a in sys.argv[1:] if a not in ("--record", args.record))
+        record(args.record, command, lines)
+        print(f"recorded in {args.record}")
 
 
-def print_table(repeats: int) -> None:
-    """Print the machine, the versions and the rows of every case measured."""
-    print(f"rope {rope.__version__}, numpy {np.__version__}, torch "
-          f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}")
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
-          f"(of {', '.join(rope.simd_levels())}); {repeats} repeats"
-          + (f"; cold: {EVICT.nbytes >> 20} MiB read before each call" if EVICT is not None
-             else ""))
-    print(f"{'case':<34} {'implementation':<28} {'min ms':>8} {'med ms':>8} {'GB/s':>6}  "
-          f"{'roof x (min med paired)'}")
+def table_lines(repeats: int) -> list[str]:
+    """The machine, the versions and the rows of every case measured, as lines of text."""
+    lines = [
+        f"rope {rope.__version__}, numpy {np.__version__}, torch "
+        f"{torch.__version__ if torch else 'not installed'}, Python {sys.version.split()[0]}",
+        f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs, kernels: {rope.simd_level()} "
+        f"(of {', '.join(rope.simd_levels())}); {repeats} repeats"
+        + (f"; cold: {EVICT.nbytes >> 20} MiB read before each call" if EVICT is not None
+           else ""),
+        f"{'case':<34} {'implementation':<28} {'min ms':>8} {'med ms':>8} {'GB/s':>6}  "
+        f"{'roof x (min med paired)'}",
+    ]
     for case, name, lo, med, gbs, ratio in ROWS:
         if lo == 0:
-            print(f"{case:<34} {name:<28} {'':>8} {'':>8} {'':>6}  {ratio}")
+            lines.append(f"{case:<34} {name:<28} {'':>8} {'':>8} {'':>6}  {ratio}")
         else:
-            print(f"{case:<34} {name:<28} {lo:8.3f} {med:8.3f} {gbs:6.1f}  {ratio}")
+            lines.append(f"{case:<34} {name:<28} {lo:8.3f} {med:8.3f} {gbs:6.1f}  {ratio}")
+    return lines
 
+
+# docs/performance.md keeps the latest table between these markers; --record puts the new one
+# there and moves the one it replaces, whole, to the top of the history below HISTORY.
+LATEST_BEGIN, LATEST_END = "<!-- bench:latest -->", "<!-- /bench:latest -->"
+HISTORY = "<!-- bench:history -->"
+
+
+def record(path: str, command: str, lines: list[str]) -> None:
+    """Write this run's table into the performance page, keeping the previous one as history."""
+    with open(path, encoding="utf-8") as handle:
+        page = handle.read()
+    if page.count(LATEST_BEGIN) != 1 or page.count(LATEST_END) != 1 or HISTORY not in page:
+        raise SystemExit(f"{path} lacks the markers {LATEST_BEGIN}, {LATEST_END} and {HISTORY}")
+    head, rest = page.split(LATEST_BEGIN)
+    previous, tail = rest.split(LATEST_END)
+    date = time.strftime("%Y-%m-%d", time.gmtime())
+    latest = f"\nRun on {date} with `{command}`:\n\n```\n$ {command}\n" + \
+        "\n".join(lines) + "\n```\n"
+    history = f"\n<details><summary>{_run_summary(previous)}</summary>\n{previous.rstrip()}\n\n" \
+        "</details>\n"
+    tail = tail.replace(HISTORY, HISTORY + "\n" + history, 1)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + LATEST_BEGIN + latest + LATEST_END + tail)
+
+
+def _run_summary(block: str) -> str:
+    """'Run on <date> with <command>', the first line of a recorded block."""
+    for line in block.splitlines():
+        if line.startswith("Run on "):
+            return line.rstrip(":").replace("`", "")
+    return "An earlier run"
 
 if __name__ == "__main__":
     main()

@@ -173,13 +173,14 @@ def decay_bound(dim: int = 128, base: float = 10000.0, distances: object = None,
     """RoFormer's long-range decay: the relative upper bound of the score at distance r.
 
     With the pairs of q and k as complex numbers, h_i = q_i conj(k_i), the score at distance r
-    is Re Σ_i h_i e^{i r θ_i}. Abel summation bounds it (RoFormer, section 3.4.3):
+    is Re Σ_i h_i e^{i r θ_i}. Abel summation bounds it (RoFormer, section 3.4.3)::
 
         |Σ_i h_i e^{i r θ_i}| ≤ (max_i |h_{i+1} − h_i|) · Σ_{j=1}^{d/2} |S_j(r)|,
         S_j(r) = Σ_{i=1}^{j} e^{i r θ_i}   (the sum of the first j pairs' unit rotations),
 
-    and the relative bound (1/(d/2)) Σ_j |S_j(r)| shrinks as r grows: distant tokens can
-    interact less strongly. At r = 0 every |S_j| = j and the bound is (d/2 + 1)/2.
+    and the relative bound ``(1/(d/2)) Σ_j |S_j(r)|`` shrinks as r grows: distant tokens can
+    interact less strongly. At r = 0 every ``|S_j| = j`` and the bound is (d/2 + 1)/2.
+    docs/theory.md, "Long-range decay", derives it.
 
     Parameters
     ----------

@@ -149,7 +149,7 @@ def score_matrix(
     base : float, default 10000.0
         "sinusoidal" and "rope": the base of the frequencies.
     slope : float, default 0.0625
-        "alibi": the head's slope m (see `alibi_slopes`); the score is ⟨q, k⟩ − m |i − j|.
+        "alibi": the head's slope m (see `alibi_slopes`); the score is ``⟨q, k⟩ − m |i − j|``.
     bias : array_like, optional
         "t5": the bias of each bucket (causal buckets, `t5_bucket` with bidirectional=False);
         default −log(1 + bucket), a stand-in for the learned table that prefers near keys.
