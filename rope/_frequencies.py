@@ -34,7 +34,7 @@ def frequencies(
     """Rotation frequencies of the pairs, scaled for context extension if asked.
 
     Unscaled, theta_k = base**(-2(k-1)/d), k = 1 ... d/2. A scaling family changes the angles,
-    never the rotation (formula sheet, sections 3-6).
+    never the rotation (docs/theory.md, "The scaling condition").
 
     Parameters
     ----------

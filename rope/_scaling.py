@@ -1,6 +1,6 @@
 """Scaling (context extension): which frequencies and attention factor each family gives.
 
-Every family keeps the rotation and changes the angles (formula sheet, section 3):
+Every family keeps the rotation and changes the angles (docs/theory.md, "The scaling condition"):
 ``Ro'(x_i, i theta) = Ro(x_i, i theta')``. A family is a function of the unscaled frequencies
 ``omega_i = base**(-2i/d)`` (i = 0 ... d/2 - 1), the rotary dimension d, the base, its checked
 parameters and the current sequence length, returning ``(theta', A)``: the scaled frequencies
@@ -40,7 +40,7 @@ _ALIASES = {"base": "ntk", "default": None}
 
 
 def unscaled(dim: int, base: float) -> np.ndarray:
-    """omega_i = base**(-2i/dim) for i = 0 ... dim/2 - 1 (pair k = i + 1 of the formula sheet)."""
+    """omega_i = base**(-2i/dim) for i = 0 ... dim/2 - 1 (pair k = i + 1 of docs/theory.md)."""
     return np.power(base, -np.arange(0, dim, 2, dtype=np.float64) / dim)
 
 
@@ -148,12 +148,12 @@ _CHECKS: dict[str, Callable[[object, str], object]] = {
 
 
 def _linear(omega, dim, base, p, seq_len):
-    # theta' = theta / s is the same rotation as positions p / s (seed 001).
+    # theta' = theta / s is the same rotation as positions p / s (linear interpolation).
     return omega / p["factor"], 1.0
 
 
 def _ntk(omega, dim, base, p, seq_len):
-    # Static base scaling by period matching (seed 002): b' = lambda b.
+    # Static base scaling by period matching (NTK-aware): b' = lambda b.
     return unscaled(dim, base * base_scale(dim, p["factor"])), 1.0
 
 

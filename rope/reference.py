@@ -1,7 +1,7 @@
 """A float64 pure-NumPy RoPE: the oracle of the tests and the path to read when learning.
 
 Nothing here calls the C core. It forms angles as a plain float64 outer product (good to about
-1e-16 * position radians) and rotates with the textbook formulas of the formula sheet:
+1e-16 * position radians) and rotates with the textbook formulas (docs/theory.md, "The rotation"):
 
     x'_a = x_a cos(p theta_k) - x_b sin(p theta_k)
     x'_b = x_b cos(p theta_k) + x_a sin(p theta_k)

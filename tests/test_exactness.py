@@ -1,4 +1,4 @@
-"""Exactness at long positions, against mpmath (section 7 of the formula sheet)."""
+"""Exactness at long positions, against mpmath (docs/theory.md, "Exact angles")."""
 import mpmath
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The properties of the formula sheet (section 2), as examples and hypothesis properties."""
+"""The properties of the rotation (docs/theory.md), as examples and hypothesis properties."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -67,7 +67,7 @@ def test_worked_frequency_value():
 
 
 def test_equal_frequencies_lose_positions():
-    """With every theta equal, positions one period apart become indistinguishable (seed 004)."""
+    """With every theta equal, positions one period apart become indistinguishable (theory.md)."""
     x = vectors(8, 0)[0]
     theta = np.full(4, 0.5)
     period = 2 * np.pi / 0.5

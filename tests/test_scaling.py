@@ -1,8 +1,8 @@
-"""Context extension: the scaling condition, period matching, the formula sheet's worked and
-reference values (sections 3-6), rope.Rope, and bad input.
+"""Context extension: the scaling condition, period matching, docs/theory.md's worked and
+reference values, rope.Rope, and bad input.
 
 Oracles: rope.reference (float64 NumPy rotation, no C), closed forms written out here from the
-formula sheet, and a bisection solve of the period-matching equation.
+theory page, and a bisection solve of the period-matching equation.
 """
 import json
 import math
@@ -41,7 +41,7 @@ def test_linear_equals_unscaled_rotation_at_positions_over_s(dtype, factor):
 def test_ntk_equals_unscaled_rotation_with_base_lambda_b(factor, dim):
     x = random_array((50, dim), np.float64)
     got = rope.apply(x.copy(), 7, scaling="ntk", factor=factor)
-    lam = factor ** (dim / (dim - 2))  # seed 002, written out independently of base_scale
+    lam = factor ** (dim / (dim - 2))  # period matching, written out independently of base_scale
     expected = rope.apply(x.copy(), 7, base=10000.0 * lam)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
     np.testing.assert_array_equal(rope.frequencies(dim, scaling="base", factor=factor),
@@ -169,7 +169,7 @@ def test_llama31_reference_values():
     np.testing.assert_allclose(theta[35:], omega[35:] / 8, rtol=1e-15)
     assert omega[30] == pytest.approx(2.1311195e-3, rel=1e-7)
     assert theta[30] == pytest.approx(1.3718936e-3, rel=1e-7)
-    # between the bands, the formula sheet's smoothing written out
+    # between the bands, Llama 3's smoothing written out
     wavelength = 2 * math.pi / omega[29:35]
     sigma = (8192 / wavelength - 1.0) / (4.0 - 1.0)
     np.testing.assert_allclose(theta[29:35], (1 - sigma) * omega[29:35] / 8 + sigma * omega[29:35],
