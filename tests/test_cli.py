@@ -15,12 +15,20 @@ import sys
 import numpy as np
 import pytest
 
+import rope
 from rope import reference
+
+
+# The subprocesses import the rope these tests import, whatever their working folder (an
+# uninstalled build in the current folder, as the sanitizer run has, included).
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [str(pathlib.Path(rope.__file__).parent.parent)] +
+    [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 
 
 def run(*args, check=True, cwd=None):
     result = subprocess.run([sys.executable, "-m", "rope", *args], capture_output=True,
-                            text=True, encoding="utf-8", timeout=120, cwd=cwd)
+                            text=True, encoding="utf-8", timeout=120, cwd=cwd, env=ENV)
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -147,7 +155,7 @@ def test_spectrum_csv_reads_with_numpy_and_pandas():
 def test_spectrum_into_a_closed_pipe_exits_quietly():
     command = f'"{sys.executable}" -m rope spectrum --dim 20000 | head -n 2'
     result = subprocess.run(["bash", "-c", "set -o pipefail; " + command],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=ENV)
     assert result.stdout.splitlines()[1].split()[0] == "k"
     assert result.stderr == ""                             # no BrokenPipeError traceback
     assert result.returncode == 141                        # 128 + SIGPIPE, as `yes | head` gives
