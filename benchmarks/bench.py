@@ -1,27 +1,27 @@
 """Benchmark rope against the memory roof, plain NumPy and torch.
 
-    python benchmarks/bench.py            # every case (a few minutes)
-    python benchmarks/bench.py --quick    # one shape per dtype, fewer cases
+    python benchmarks/bench.py --cold     # every case, each call streaming from memory
+    python benchmarks/bench.py --quick    # one case per kind, fewer repeats
     python benchmarks/bench.py --against old/_core.so   # this build against another one
     python benchmarks/bench.py --cold --record docs/performance.md   # also update that page
 
 Prints one table: case, implementation, min and median ms, GB/s (bytes read + written, at the
 min time) and the ratio to the roof measured in the same run: min to min, median to median,
 and the median of the ratios within each repeat ("paired", the steadiest of the three where the
-machine's memory speed drifts while the case runs).
-Rotating in place reads and writes every element once, so the roof is the faster of
-``np.copyto`` of the same bytes into a pre-touched buffer and an in-place ``np.multiply``.
+machine's memory speed drifts while the case runs), then the speed targets and where each
+stands. Rotating in place reads and writes every element once: the roof is a C loop that
+multiplies the same bytes in place (benchmarks/roof.c, compiled here for this machine), beside
+``np.copyto`` and ``np.multiply`` of the same bytes.
 
 Every buffer is written once before timing (a first touch of fresh pages costs more than the
 rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
 r + 1), and each is timed at least 7 times (11 by default). Timings on a shared machine are
 noisy: compare the ratios, not the milliseconds.
 
-A last-level cache larger than a case's bytes (300 MiB, shared with other tenants, on the
-machine of the README's table) holds them between calls whenever the other tenants leave it
-alone, and the roof is then the cache's bandwidth (a 32 MiB in-place multiply: 1.5 ms warm,
-2.8-3.9 ms after a read of 640 MiB). ``--cold`` reads a buffer of twice that cache's size
-before every timed call, so that each call streams from memory.
+Cases: every layout (shd, bshd, bhsd, thd) and both pairings, float32 and float16, from
+memory with ``--cold`` (a read of twice the last-level cache before every timed call); arrays
+that fit in cache (0.25 to 16 MiB, always warm); one decode step; two threads, from memory
+and in cache; strided views; the table builders; each SIMD level.
 
 ``--against`` loads another build of the extension (say, main's ``rope/_core*.so``, copied
 aside) and times every rope row twice, interleaved: with this build and, marked ``[against]``,
@@ -162,6 +162,72 @@ def touched(shape, dtype, rng) -> np.ndarray:
     return x
 
 
+ROOF = "roof: C multiply in place"
+_ROOF_LOOP = None
+
+
+def c_roof():
+    """benchmarks/roof.c compiled for this machine and loaded, or None without a C compiler."""
+    global _ROOF_LOOP
+    if _ROOF_LOOP is None:
+        import ctypes
+        import subprocess
+        import sysconfig
+        import tempfile
+
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "roof.c")
+        library = os.path.join(tempfile.mkdtemp(prefix="rope-roof-"), "roof.so")
+        compiler = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
+        try:
+            subprocess.run([compiler, "-O3", "-march=native", "-shared", "-fPIC", source, "-o",
+                            library], check=True, capture_output=True)
+            loop = ctypes.CDLL(library).roof_multiply
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"no C roof ({exc}); the roof is np.multiply", file=sys.stderr)
+            _ROOF_LOOP = False
+            return None
+        loop.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32]
+        loop.restype = None
+        _ROOF_LOOP = loop
+    return _ROOF_LOOP or None
+
+
+def roofs(x: np.ndarray, copy_dst: np.ndarray) -> dict:
+    """The roof rows of a case on x: the C loop (the one ratios are taken to), np.copyto of the
+    same bytes into another buffer, np.multiply of them in place (as integers: NumPy's float16
+    multiply converts element by element, far slower than memory)."""
+    words = x.view(np.uint16 if x.dtype.itemsize == 2 else np.uint32)
+    impls = {}
+    loop = c_roof()
+    if loop is not None:
+        address, nbytes = x.ctypes.data, x.nbytes
+        impls[ROOF] = lambda: loop(address, nbytes, 1)
+    impls["roof: np.copyto"] = lambda: np.copyto(copy_dst, x)
+    impls["roof: np.multiply in place"] = lambda: np.multiply(words, 1, out=words)
+    return impls
+
+
+def roof_of(impls: dict) -> tuple[str, ...]:
+    """The row ratios are taken to: the C roof, or the fastest NumPy one without it."""
+    return (ROOF,) if ROOF in impls else ("roof: np.copyto", "roof: np.multiply in place")
+
+
+# Speed targets (issue #18): (target, limit, the case and row whose paired ratio it reads).
+TARGETS: list[tuple[str, float, str, str]] = []
+
+
+def target(name: str, limit: float, case: str, row: str) -> None:
+    TARGETS.append((name, limit, case, row))
+
+
+def paired(case: str, row: str) -> float | None:
+    """The paired ratio of a row of the table."""
+    for c, name, lo, _, _, ratio in ROWS:
+        if c == case and name == row:
+            return float(ratio.split()[-1] if lo else ratio.split()[0])
+    return None
+
+
 # ---- reference implementations -------------------------------------------------------------
 
 def hf_tables(positions: np.ndarray, theta: np.ndarray, interleaved: bool, dtype):
@@ -197,48 +263,74 @@ def torch_hf(x, cos, sin, t1, t2) -> None:
 
 # ---- cases ---------------------------------------------------------------------------------
 
-def prefill_case(shape, seq_axis, dtype, interleaved, repeats, rng, slow_refs: bool) -> None:
-    x = touched(shape, dtype, rng)
-    copy_dst = touched(shape, dtype, rng)
-    # The in-place roof streams the same bytes through an integer multiply by one: NumPy's
-    # float16 multiply converts element by element (~25x slower than memory), an integer one
-    # does not.
-    same_bytes = x.view(np.uint16 if dtype == np.float16 else np.uint32)
+LAYOUTS = {  # shape and how rope.apply is told the sequence axis
+    "shd": (4096, 32, 128),
+    "bshd": (4, 1024, 32, 128),
+    "bhsd": (4, 32, 1024, 128),
+    "thd": (4096, 32, 128),      # four packed sequences of 1024 tokens
+}
+
+
+def layout_case(layout, dtype, interleaved, repeats, rng, slow_refs: bool) -> None:
+    """rope.apply and a reused Rope on one layout, against the roof of the same bytes."""
+    shape = LAYOUTS[layout]
+    x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
     dim = shape[-1]
-    seq = shape[seq_axis]
-    theta = rope.frequencies(dim)
-    pos_shape = [1] * (len(shape) - 1)
-    pos_shape[seq_axis] = seq
-    positions = np.arange(seq).reshape(pos_shape)
-    table_dtype = np.float64 if dtype == np.float64 else np.float32
-    cos, sin = _core.cos_sin(positions, theta, dtype=table_dtype)
-
-    def gufunc(*args, **kwargs):  # looked up at each call: --against swaps _core
-        return (_core.rotate_interleaved if interleaved else _core.rotate)(*args, **kwargs)
-
-    impls = {
-        "roof np.copyto": lambda: np.copyto(copy_dst, x),
-        "roof np.multiply": lambda: np.multiply(same_bytes, 1, out=same_bytes),
-        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis, interleaved=interleaved),
-        "gufunc, prebuilt tables": lambda: gufunc(x, cos, sin, out=x),
-    }
-    if dtype == np.float32:
-        # rope.apply's float32 rotation: float64 tables, float64 arithmetic, rounded once.
-        cos64, sin64 = _core.cos_sin(positions, theta)
-        impls["gufunc, float64 tables"] = lambda: gufunc(x, cos64, sin64, out=x)
-    # The pairing is part of a Rope's configuration (Rope.apply has no `interleaved`).
-    cached = rope.Rope(dim=dim, base=10000.0, interleaved=interleaved)
-    impls["rope.Rope (cached)"] = lambda: cached.apply(x, 0, seq_axis=seq_axis)
-    if slow_refs:
-        hc, hs = hf_tables(positions, theta, interleaved, dtype)
+    if layout == "thd":
+        pos = rope.packed_positions(np.arange(0, shape[0] + 1, 1024))
+    else:
+        pos = 0
+    impls = roofs(x, copy_dst)
+    impls["rope.apply"] = lambda: rope.apply(x, pos, layout=layout, interleaved=interleaved)
+    cached = rope.Rope(dim, interleaved=interleaved)
+    impls["rope.Rope (reused)"] = lambda: cached.apply(x, pos, layout=layout)
+    if slow_refs and layout in ("shd", "bhsd"):
+        seq = shape[layout.index("s")]
+        pos_shape = [1] * (len(shape) - 1)
+        pos_shape[layout.index("s")] = seq
+        positions = np.arange(seq).reshape(pos_shape)
+        hc, hs = hf_tables(positions, rope.frequencies(dim), interleaved, dtype)
         t1, t2 = touched(shape, dtype, rng), touched(shape, dtype, rng)
         impls["numpy HF-style"] = lambda: numpy_hf(x, hc, hs, t1, t2, interleaved)
         if torch is not None and not interleaved:
             tx, tc, ts = torch.from_numpy(x), torch.from_numpy(hc), torch.from_numpy(hs)
             u1, u2 = torch.from_numpy(t1), torch.from_numpy(t2)
             impls["torch HF-style"] = lambda: torch_hf(tx, tc, ts, u1, u2)
-    name = f"{np.dtype(dtype).name} {'inter' if interleaved else 'split'} {shape}"
-    report(name, timed(impls, repeats), x.nbytes, ("roof np.copyto", "roof np.multiply"))
+    case = f"{np.dtype(dtype).name} {'inter' if interleaved else 'split'} {layout} {shape}"
+    report(case, timed(impls, repeats), x.nbytes, roof_of(impls))
+    if EVICT is not None:
+        limit = 1.15 if dtype == np.float32 else 1.2
+        target(f"cold {case}", limit, case, "rope.apply")
+
+
+def warm_case(mib: float, dtype, repeats, rng, slow_refs: bool) -> None:
+    """(seq, 8, 128) that fits in cache, never evicted: the table building and the
+    arithmetic show, not the memory."""
+    seq = int(mib * 2**20) // (8 * 128 * np.dtype(dtype).itemsize)
+    shape = (seq, 8, 128)
+    x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
+    impls = roofs(x, copy_dst)
+    cached = rope.Rope(128)
+    impls["rope.apply"] = lambda: rope.apply(x, 0, layout="shd")
+    impls["rope.Rope (reused)"] = lambda: cached.apply(x, 0, layout="shd")
+    if slow_refs:
+        hc, hs = hf_tables(np.arange(seq)[:, None], rope.frequencies(128), False, dtype)
+        t1, t2 = touched(shape, dtype, rng), touched(shape, dtype, rng)
+        impls["numpy HF-style"] = lambda: numpy_hf(x, hc, hs, t1, t2, False)
+        if torch is not None:
+            tx, tc, ts = torch.from_numpy(x), torch.from_numpy(hc), torch.from_numpy(hs)
+            u1, u2 = torch.from_numpy(t1), torch.from_numpy(t2)
+            impls["torch HF-style"] = lambda: torch_hf(tx, tc, ts, u1, u2)
+    global EVICT
+    evict, EVICT = EVICT, None
+    try:
+        samples = timed(impls, repeats)
+    finally:
+        EVICT = evict
+    case = f"warm {np.dtype(dtype).name} {shape} {mib:g} MiB"
+    report(case, samples, x.nbytes, roof_of(impls))
+    target(f"{case}: reused Rope", 1.5, case, "rope.Rope (reused)")
+    target(f"{case}: rope.apply", 2.0, case, "rope.apply")
 
 
 def levels_case(shape, seq_axis, dtype, repeats, rng) -> None:
@@ -253,34 +345,36 @@ def levels_case(shape, seq_axis, dtype, repeats, rng) -> None:
             rope.apply(x, 0, seq_axis=seq_axis)
         return run
 
-    impls = {"roof np.copyto": lambda: np.copyto(copy_dst, x)}
+    impls = roofs(x, copy_dst)
     impls.update({f"rope.apply [{level}]": at(level) for level in rope.simd_levels()})
     try:
         report(f"{np.dtype(dtype).name} split {shape} levels", timed(impls, repeats), x.nbytes,
-               ("roof np.copyto",))
+               roof_of(impls))
     finally:
         rope.set_simd_level(current)
 
 
-def table_share_case(shape, seq_axis, repeats, rng) -> None:
-    """How much of rope.apply is building the cos/sin tables (float64 math): rope.apply against
-    the same loop and kernel at one position for every token (its tables built once)."""
-    x = touched(shape, np.float32, rng)
-    copy_dst = touched(shape, np.float32, rng)
-    pos_shape = [1] * (len(shape) - 1)
-    pos_shape[seq_axis] = shape[seq_axis]
-    positions = np.arange(shape[seq_axis]).reshape(pos_shape)
-    theta = rope.frequencies(shape[-1])
+def tables_case(repeats) -> None:
+    """The table builders, per (position, pair): the exact one (cos_sin, correctly rounded)
+    and the one rotate_at and the kept tables use (angle addition from exact anchors)."""
+    positions, theta = np.arange(4096), rope.frequencies(128)
     impls = {
-        "roof np.copyto": lambda: np.copyto(copy_dst, x),
-        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis),
-        "same loop, tables built once": lambda: _core.rotate_at(x, 12345, theta, out=x),
-        "exact builder alone (cos_sin)": lambda: _core.cos_sin(positions, theta),
+        "cos_sin (exact), float64": lambda: _core.cos_sin(positions, theta),
+        "tables (angle addition), float64": lambda: _core.tables(positions, theta),
+        "cos_sin (exact), float32": lambda: _core.cos_sin(positions, theta, dtype=np.float32),
+        "tables (angle addition), float32":
+            lambda: _core.tables(positions, theta, dtype=np.float32),
     }
-    results = timed(impls, repeats)
-    report(f"float32 {shape} tables", results, x.nbytes, ("roof np.copyto",))
-    share = 1 - np.median(results["same loop, tables built once"] / results["rope.apply"])
-    ROWS.append((f"float32 {shape} tables", "tables / rope.apply", 0, 0, 0, f"{share:5.1%}"))
+    samples = timed(impls, repeats)
+    values = positions.size * theta.size
+    for name, s in samples.items():
+        ROWS.append(("tables, 4096 positions x 64 pairs", f"{name}: ns a value", 0, 0, 0,
+                     f"{np.median(s) / values * 1e9:5.2f}"))
+    for kind in ("float64", "float32"):
+        speedup = np.median(samples[f"cos_sin (exact), {kind}"] /
+                            samples[f"tables (angle addition), {kind}"])
+        ROWS.append(("tables, 4096 positions x 64 pairs", f"exact / added, {kind}", 0, 0, 0,
+                     f"{speedup:5.2f}"))
 
 
 def strided_case(shape, seq_axis, dtype, repeats, rng) -> None:
@@ -310,25 +404,36 @@ def strided_case(shape, seq_axis, dtype, repeats, rng) -> None:
                      f"{ratio:5.2f}  (its own roof x {own:.2f})"))
 
 
-def threads_case(shape, seq_axis, dtype, repeats, rng) -> None:
-    """Two threads: rope.apply(threads=2) against a two-thread copy roof."""
-    x = touched(shape, dtype, rng)
-    copy_dst = touched(shape, dtype, rng)
+def threads_case(shape, dtype, repeats, rng, warm: bool) -> None:
+    """threads=2 against one thread and against two threads of the C roof, each on its half."""
+    x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
     pool = ThreadPoolExecutor(2)
-    halves = [(copy_dst[: len(x) // 2], x[: len(x) // 2]), (copy_dst[len(x) // 2:], x[len(x) // 2:])]
+    impls = roofs(x, copy_dst)
+    loop = c_roof()
+    if loop is not None:
+        halves = [(x[: len(x) // 2].ctypes.data, x[: len(x) // 2].nbytes),
+                  (x[len(x) // 2:].ctypes.data, x[len(x) // 2:].nbytes)]
 
-    def copy2():
-        for f in [pool.submit(np.copyto, d, s) for d, s in halves]:
-            f.result()
+        def roof2():
+            for f in [pool.submit(loop, address, nbytes, 1) for address, nbytes in halves]:
+                f.result()
 
-    impls = {
-        "roof np.copyto": lambda: np.copyto(copy_dst, x),
-        "roof np.copyto, 2 threads": copy2,
-        "rope.apply": lambda: rope.apply(x, 0, seq_axis=seq_axis),
-        "rope.apply threads=2": lambda: rope.apply(x, 0, seq_axis=seq_axis, threads=2),
-    }
-    report(f"{np.dtype(dtype).name} split {shape} threads", timed(impls, repeats), x.nbytes,
-           ("roof np.copyto, 2 threads",))
+        impls["roof: C multiply, 2 threads"] = roof2
+    impls["rope.apply"] = lambda: rope.apply(x, 0, layout="shd")
+    impls["rope.apply threads=2"] = lambda: rope.apply(x, 0, layout="shd", threads=2)
+    global EVICT
+    evict = EVICT
+    if warm:
+        EVICT = None
+    try:
+        samples = timed(impls, repeats)
+    finally:
+        EVICT = evict
+    case = f"{'warm' if warm else 'cold'} {np.dtype(dtype).name} {shape} threads"
+    report(case, samples, x.nbytes, roof_of(impls))
+    ROWS.append((case, "threads=2 / one thread", 0, 0, 0,
+                 f"{np.median(samples['rope.apply threads=2'] / samples['rope.apply']):5.2f}"))
+    target(f"{case}: never slower than one thread", 1.05, case, "threads=2 / one thread")
     pool.shutdown()
 
 
@@ -338,16 +443,17 @@ def decode_case(repeats, rng) -> None:
     c = np.ones(128, np.float32)
     theta = rope.frequencies(128)
     cos, sin = _core.cos_sin(np.array([[4096]]), theta, dtype=np.float32)
+    cached = rope.Rope(dim=128, base=10000.0)
     impls = {
         "np.multiply(x, c, out=x)": lambda: np.multiply(x, c, out=x),
-        "rope.apply": lambda: rope.apply(x, 4096, seq_axis=0),
+        "rope.apply": lambda: rope.apply(x, 4096, layout="shd"),
+        "rope.Rope (reused)": lambda: cached.apply(x, 4096, layout="shd"),
         "gufunc, prebuilt tables": lambda: _core.rotate(x, cos, sin, out=x),
     }
-    if hasattr(rope, "Rope"):
-        cached = rope.Rope(dim=128, base=10000.0)
-        impls["rope.Rope (cached)"] = lambda: cached.apply(x, 4096, seq_axis=0)
-    report("decode float32 (1, 32, 128)", timed(impls, repeats, calls=200), x.nbytes,
-           ("np.multiply(x, c, out=x)",))
+    case = "decode float32 (1, 32, 128)"
+    report(case, timed(impls, repeats, calls=200), x.nbytes, ("np.multiply(x, c, out=x)",))
+    target(f"{case}: reused Rope", 1.0, case, "rope.Rope (reused)")
+    target(f"{case}: rope.apply", 1.3, case, "rope.apply")
 
 
 def cpu_name() -> str:
@@ -383,23 +489,22 @@ def main() -> None:
     repeats = max(args.repeats, 7)
     rng = np.random.default_rng(0)
 
-    # (shape, sequence axis): (seq, heads, dim) twice, then (batch, heads, seq, dim).
-    shapes = [((4096, 32, 128), 0), ((32768, 8, 128), 0), ((4, 32, 1024, 128), 2)]
-    if args.quick:
-        shapes = shapes[:1]
+    layouts = ["shd", "bhsd"] if args.quick else list(LAYOUTS)
     for dtype in (np.float32, np.float16):
         for interleaved in (False, True):
-            for shape, axis in shapes:
-                prefill_case(shape, axis, dtype, interleaved, repeats, rng,
-                             slow_refs=not args.quick or dtype == np.float32)
+            for layout in layouts:
+                layout_case(layout, dtype, interleaved, repeats, rng,
+                            slow_refs=not args.quick or dtype == np.float32)
+    for mib in (0.25, 4) if args.quick else (0.25, 1, 4, 16):
+        warm_case(mib, np.float32, repeats, rng, slow_refs=not args.quick)
     decode_case(repeats, rng)
-    table_share_case((4096, 32, 128), 0, repeats, rng)
+    tables_case(repeats)
     for dtype in (np.float32, np.float16):
         strided_case((4096, 32, 128), 0, dtype, repeats, rng)
-    if "threads" in rope.apply.__code__.co_varnames:
-        for dtype in (np.float32, np.float16):
-            threads_case((4096, 32, 128), 0, dtype, repeats, rng)
-    if AGAINST_CORE is None:  # the levels of this build only
+    for warm in (False, True):
+        threads_case((1024, 8, 128) if warm else (4096, 32, 128), np.float32, repeats, rng,
+                     warm)
+    if AGAINST_CORE is None and not args.quick:  # the levels of this build only
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)
 
@@ -429,6 +534,14 @@ def table_lines(repeats: int) -> list[str]:
             lines.append(f"{case:<34} {name:<28} {'':>8} {'':>8} {'':>6}  {ratio}")
         else:
             lines.append(f"{case:<34} {name:<28} {lo:8.3f} {med:8.3f} {gbs:6.1f}  {ratio}")
+    if TARGETS:
+        lines += ["", "targets (paired ratio to the roof, or as named)"]
+        for name, limit, case, row in TARGETS:
+            value = paired(case, row)
+            if value is None:
+                continue
+            mark = "met" if value <= limit else "NOT MET"
+            lines.append(f"  {name:<66} {value:5.2f} <= {limit:4.2f}  {mark}")
     return lines
 
 

@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 import rope
-from bench import numpy_hf, print_table, report, timed, touched
+from bench import numpy_hf, report, table_lines, timed, touched
 
 
 def roof(x, copy_dst):
@@ -82,7 +82,7 @@ def main() -> None:
     packed_case(4096, 32, repeats, rng)
     mrope_case((1, 28, 4096, 128), [16, 24, 24], False, repeats, rng)
     mrope_case((1, 28, 4096, 128), [24, 20, 20], True, repeats, rng)
-    print_table(repeats)
+    print("\n".join(table_lines(repeats)))
 
 
 if __name__ == "__main__":
