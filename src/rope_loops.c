@@ -365,16 +365,26 @@ typedef struct {
     double anchor_cs[2 * ROPE_CHUNK]; /* cos | sin of anchor*theta, of the table type */
 } rope_table_builder;
 
-/* cos then sin (k values each, of tb->table's type) of p*theta, into cs. */
-static void rope_tables_at(rope_table_builder *tb, double p, char *cs)
+static int rope_integral(double p)
+{
+    /* tested without libm's floor, a call at the baseline level */
+    return fabs(p) <= 0x1p53 && (double)(long long)p == p;
+}
+
+/* cos then sin (k values each, of tb->table's type) of (p + i)*theta for i < run, into rows
+ * `row_bytes` apart at cs. A run of integer positions shares p's anchor (p mod ROPE_OFFSETS +
+ * run <= ROPE_OFFSETS, see rope_run_length): the offsets' pairs (cos r t, sin r t) are rotated
+ * by the anchor's angle, one call of the split kernel for the run, the anchor's tables held
+ * across its rows. A float -0.0 takes the exact builder, whose sin keeps its sign. */
+static void rope_tables_at(rope_table_builder *tb, double p, npy_intp run, char *cs,
+                           npy_intp row_bytes)
 {
     rope_cos_sin_fn *exact = tb->kern->cos_sin[tb->table];
     const npy_intp k = tb->k, half = k * tb->table_item; /* bytes from cos to sin */
-    /* Integers only (tested without libm's floor, a call at the baseline level), and not 0,
-     * whose sin keeps the sign of a -0.0 position. */
-    const int integral = fabs(p) <= 0x1p53 && (double)(long long)p == p;
-    if (tb->offsets == NULL || !integral || p == 0.0) {
-        exact(cs, cs + half, p, tb->theta, k);
+    if (tb->offsets == NULL || !rope_integral(p) || (p == 0.0 && signbit(p))) {
+        for (npy_intp i = 0; i < run; i++) {
+            exact(cs + i * row_bytes, cs + i * row_bytes + half, p + (double)i, tb->theta, k);
+        }
         return;
     }
     const long long ip = (long long)p;
@@ -386,14 +396,35 @@ static void rope_tables_at(rope_table_builder *tb, double p, char *cs)
         tb->anchor = a;
         tb->have_anchor = 1;
     }
-    char *offset = tb->offsets + 2 * half * (npy_intp)r;
-    if (!(tb->built & (1ull << r))) {
-        exact(offset, offset + half, (double)r, tb->theta, k);
-        tb->built |= 1ull << r;
+    for (long long o = r; o < r + run; o++) {
+        if (!(tb->built & (1ull << o))) {
+            char *offset = tb->offsets + 2 * half * (npy_intp)o;
+            exact(offset, offset + half, (double)o, tb->theta, k);
+            tb->built |= 1ull << o;
+        }
     }
-    const rope_rows pair = {.rows = 1, .m = k, .second = k, .spacing = 1};
+    const rope_rows rows = {.rows = run, .m = k, .second = k, .x_step = 2 * half,
+                            .out_step = row_bytes, .table_step = 0, .spacing = 1};
     const rope_dtype of_tables = tb->table == ROPE_TABLE_F32 ? ROPE_F32 : ROPE_F64;
-    tb->kern->rotate[0][of_tables](cs, anchor, offset, offset + half, &pair);
+    tb->kern->rotate[0][of_tables](cs, tb->offsets + 2 * half * (npy_intp)r, anchor,
+                                   anchor + half, &rows);
+}
+
+/* How many positions, at most `left`, from the one at pos (p) on go up by one each while
+ * sharing p's anchor: the run rope_tables_at builds at once (1 without angle addition). */
+static npy_intp rope_run_length(const rope_table_builder *tb, const char *pos, npy_intp stride,
+                                int position_type, double p, npy_intp left)
+{
+    if (tb->offsets == NULL || !rope_integral(p)) {
+        return 1;
+    }
+    const long long r = (long long)p & (ROPE_OFFSETS - 1);
+    npy_intp run = 1;
+    while (run < left && r + run < ROPE_OFFSETS &&
+           rope_read_position(pos + run * stride, position_type) == p + (double)run) {
+        run++;
+    }
+    return run;
 }
 
 /* The kernels prefetch the rows of a block, and past its end where the next block follows it
@@ -445,7 +476,7 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
             /* The same position as the last (bit for bit: -0.0 and 0.0 differ in sin's sign):
              * its tables are still in cs. */
             if (!have_tables || memcmp(&p, &last_pos, sizeof p) != 0) {
-                rope_tables_at(&tb, p, c);
+                rope_tables_at(&tb, p, 1, c, 0);
                 have_tables = 1;
                 last_pos = p;
             }
@@ -563,10 +594,13 @@ void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp c
         }
         for (npy_intp t0 = 0; t0 < seq; t0 += block) {
             const npy_intp rows = seq - t0 < block ? seq - t0 : block;
-            for (npy_intp t = 0; t < rows; t++) {
-                rope_tables_at(&tb, rope_read_position(pos + (t0 + t) * pos_stride,
-                                                       spec->position_type),
-                               tables + t * row_tables);
+            for (npy_intp t = 0; t < rows;) {
+                const char *at = pos + (t0 + t) * pos_stride;
+                const double p = rope_read_position(at, spec->position_type);
+                const npy_intp run = rope_run_length(&tb, at, pos_stride, spec->position_type,
+                                                     p, rows - t);
+                rope_tables_at(&tb, p, run, tables + t * row_tables, row_tables);
+                t += run;
             }
             for (npy_intp p = 0; p < planes; p++) {
                 const char *xp = x + p * x_plane + t0 * x_row;
@@ -647,19 +681,24 @@ void rope_tables_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     if (count >= 2 * ROPE_OFFSETS && pos_step != 0) {
         tb.offsets = malloc((size_t)(2 * ROPE_OFFSETS * k * table_item)); /* NULL: direct */
     }
-    for (npy_intp i = 0; i < count; i++) {
+    for (npy_intp i = 0; i < count;) {
         if (i == 0 || theta_step != 0) {
             rope_strided_copy((char *)theta, 8, args[1] + i * theta_step, theta_stride, k, 8);
             tb.built = 0;
             tb.have_anchor = 0;
         }
-        const double p = rope_read_position(args[0] + i * pos_step, spec->position_type);
+        const char *at = args[0] + i * pos_step;
+        const double p = rope_read_position(at, spec->position_type);
         char *out = args[2] + i * out_step;
-        if (direct) {
-            rope_tables_at(&tb, p, out);
+        if (direct) { /* a run of positions, theta the same for them */
+            const npy_intp run = theta_step != 0 ? 1 : rope_run_length(
+                &tb, at, pos_step, spec->position_type, p, count - i);
+            rope_tables_at(&tb, p, run, out, out_step);
+            i += run;
             continue;
         }
-        rope_tables_at(&tb, p, (char *)cs);
+        i++;
+        rope_tables_at(&tb, p, 1, (char *)cs, 0);
         rope_strided_copy(out, out_stride, (const char *)cs, table_item, k, table_item);
         rope_strided_copy(out + out_half, out_stride, (const char *)cs + k * table_item,
                           table_item, k, table_item);
