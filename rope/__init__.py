@@ -1,8 +1,9 @@
 """rope: rotary positional embeddings for NumPy arrays, in place, exact, at memory speed.
 
-The C core is three NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
-pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays; `Rope` is
-a reusable configuration (with the context-extension scalings of `frequencies`).
+The C core is NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
+pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays, bfloat16
+included; `Rope` is a reusable configuration (with the context-extension scalings of
+`frequencies`).
 `score_matrix`, `attention_weights`, `decay_bound`, `scaling_bands` and `score_drift` give the
 numbers that docs/theory.md and the notebooks in examples/ explain.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 import os as _os
 
 from . import alternatives, reference
-from ._api import apply
+from ._api import apply, rotate, rotate_interleaved
+from ._core import cos_sin, set_simd_level, simd_level, simd_levels
 from ._explore import (
     ScalingBands,
     attention_weights,
@@ -20,7 +22,6 @@ from ._explore import (
     score_drift,
     score_matrix,
 )
-from ._core import cos_sin, rotate, rotate_interleaved, set_simd_level, simd_level, simd_levels
 from ._frequencies import attention_factor, base_scale, frequencies, periods
 from ._positions import offset_positions, packed_positions
 from ._rope import Rope
@@ -56,14 +57,14 @@ __version__ = "0.1.0"
 
 
 def _cap_simd_level_from_environment() -> None:
-    """ROPE_SIMD=baseline|avx2|avx512 caps the kernels chosen at import (for tests, benchmarks
-    and CPUs whose wide units throttle)."""
+    """ROPE_SIMD=baseline|avx2|avx512|avx512bf16 caps the kernels chosen at import (for tests,
+    benchmarks and CPUs whose wide units throttle)."""
     wanted = _os.environ.get("ROPE_SIMD")
     if not wanted:
         return
     levels = simd_levels()
-    if wanted not in ("baseline", "avx2", "avx512"):
-        raise ImportError(f"ROPE_SIMD={wanted!r}: use baseline, avx2 or avx512")
+    if wanted not in ("baseline", "avx2", "avx512", "avx512bf16"):
+        raise ImportError(f"ROPE_SIMD={wanted!r}: use baseline, avx2, avx512 or avx512bf16")
     if wanted in levels:
         set_simd_level(wanted)
 

@@ -1,4 +1,4 @@
-"""The public operation: rope.apply."""
+"""The public operations: rope.apply, and the rotate gufuncs for NumPy arrays."""
 from __future__ import annotations
 
 import functools
@@ -6,10 +6,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _core
 from ._rope import Rope, rotated_one
+from ._tensors import BFLOAT16, tensor_view
 from ._validation import check_array, check_rotary_dim
 
-__all__ = ["apply"]
+__all__ = ["apply", "rotate", "rotate_interleaved"]
 
 
 def _frozen(value: object) -> object:
@@ -94,10 +96,10 @@ def apply(
 
     Parameters
     ----------
-    x : numpy.ndarray of float16, float32 or float64
+    x : numpy.ndarray of float16, bfloat16, float32 or float64
         Writeable array with the head dimension on the last axis, e.g. (seq, dim),
         (batch, heads, seq, dim) or (seq, heads, dim). Rotated in place; any strides.
-        A 1-d x is one vector.
+        A 1-d x is one vector. bfloat16 as ``ml_dtypes.bfloat16``.
     pos : int or array_like of int or float64
         An int: positions ``pos, pos + 1, ...`` along the sequence axis (the KV-cache offset;
         for a 1-d x the position of the vector). A 1-d array: one position per sequence index.
@@ -185,10 +187,132 @@ def apply(
         config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
         if rotated_one(config, x, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
-    x = check_array(x)
-    if x.shape[-1] == 0:
+    array = check_array(x)  # x, or the view through which it is rotated
+    if array.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
-        config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
-    return config._apply_checked(x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
-                                 threads)
+        config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+    config._apply_checked(array, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
+                          threads)
+    return x
+
+
+def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray | None = None,
+           **kwargs: object) -> np.ndarray:
+    """Rotate pairs (x[j], x[j + k]) of the last axis by the angles whose cos and sin are given.
+
+    The half-split pairing of GPT-NeoX and Hugging Face's ``rotate_half``. For each j < k::
+
+        out[j]     = x[j] * cos[j] - x[j + k] * sin[j]
+        out[j + k] = x[j + k] * cos[j] + x[j] * sin[j]
+
+    Coordinates from 2*k on are copied unchanged (partial rotary). Pass ``out=x`` to rotate in
+    place without a copy. The gufunc ``rope._core.rotate``, which also takes bfloat16 arrays
+    (``ml_dtypes.bfloat16``) as `rope.apply` takes them. NumPy's gufunc keywords (``axes=``,
+    ``signature=``, ...) are passed on.
+
+    Loops: float16 and bfloat16 data with float32 tables (computed in float32, rounded once);
+    float32 data with float32 tables (float32 arithmetic) or with float64 tables (float64
+    arithmetic, rounded once: exact to float32 rounding); float64 with float64.
+
+    Parameters
+    ----------
+    x : array_like, core dimension n
+        Vectors to rotate, last axis the head dimension.
+    cos, sin : array_like, core dimension k, k <= n/2
+        cos and sin of the angle of each pair, for example from ``rope.cos_sin``.
+    out : numpy.ndarray, optional
+        Where to write the result; may be ``x`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rotated vectors: `out` if given, else a new array.
+
+    See Also
+    --------
+    rotate_interleaved : the (2j, 2j+1) pairing.
+    cos_sin : the tables.
+    apply : the whole operation, with positions and frequencies.
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> x = np.array([1.0, 0.0, 0.0, 1.0])
+    >>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]))
+    >>> np.round(rope.rotate(x, c, s), 12) + 0.0
+    array([ 0.,  0.,  1., -1.])
+    """
+    return _rotated(_core.rotate, x, cos, sin, out, kwargs)
+
+
+def rotate_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /,
+                       out: np.ndarray | None = None, **kwargs: object) -> np.ndarray:
+    """Rotate adjacent pairs (x[2j], x[2j + 1]) of the last axis by the given cos and sin.
+
+    The interleaved pairing of the RoFormer paper, GPT-J, Meta's Llama and ggml's normal mode.
+    For each j < k::
+
+        out[2j]     = x[2j] * cos[j] - x[2j + 1] * sin[j]
+        out[2j + 1] = x[2j + 1] * cos[j] + x[2j] * sin[j]
+
+    Coordinates from 2*k on are copied unchanged. ``out=x`` rotates in place. Types and
+    keywords as for `rotate`.
+
+    Parameters
+    ----------
+    x : array_like, core dimension n
+        Vectors to rotate, last axis the head dimension.
+    cos, sin : array_like, core dimension k, k <= n/2
+        cos and sin of the angle of each pair.
+    out : numpy.ndarray, optional
+        Where to write the result; may be ``x`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rotated vectors: `out` if given, else a new array.
+
+    Examples
+    --------
+    >>> import numpy as np, rope
+    >>> x = np.array([1.0, 0.0, 0.0, 1.0], dtype=np.float32)
+    >>> c, s = rope.cos_sin(1, np.array([np.pi / 2, np.pi]), dtype=np.float32)
+    >>> rope.rotate_interleaved(x, c, s, out=x) is x
+    True
+    >>> np.round(x, 6) + 0.0
+    array([ 0.,  1.,  0., -1.], dtype=float32)
+    """
+    return _rotated(_core.rotate_interleaved, x, cos, sin, out, kwargs)
+
+
+def _gufunc_operand(a: object, name: str) -> object:
+    """What a rotate gufunc takes for `a`: a NumPy array as it is (NumPy's gufunc judges it),
+    a bfloat16 array as the array viewing it, anything else as an array_like. Any other uint16
+    array is refused: the gufuncs read uint16 as bfloat16."""
+    if type(a) is np.ndarray and a.dtype.kind not in "uV":
+        return a
+    view = tensor_view(a, name)
+    if view is None:
+        return a
+    if view.dtype == np.uint16 and view.dtype is not BFLOAT16:
+        raise TypeError(
+            f"{name} has dtype uint16; rope rotates float16, bfloat16, float32 and float64 "
+            f"arrays (bfloat16 as ml_dtypes.bfloat16 or torch.bfloat16). Convert with "
+            f"{name}.astype(np.float32)"
+        )
+    return view
+
+
+def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
+             kwargs: dict) -> object:
+    """gufunc(x, cos, sin, out=out, **kwargs) on the arrays that view x and out."""
+    array = _gufunc_operand(x, "x")
+    if isinstance(out, tuple) and len(out) == 1:  # NumPy's out=(array,)
+        out = out[0]
+    if out is not None:
+        gufunc(array, cos, sin, out=_gufunc_operand(out, "out"), **kwargs)
+        return out
+    if getattr(array, "dtype", None) is BFLOAT16:
+        return gufunc(array, cos, sin, **kwargs).view(x.dtype)
+    return gufunc(array, cos, sin, **kwargs)

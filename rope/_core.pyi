@@ -16,6 +16,9 @@ rotate_interleaved_at: np.ufunc
 cos_sin: np.ufunc
 """(),(k)->(k),(k): cos and sin of the exact angle pos * theta."""
 
+bfloat16_bits: np.dtype
+"""uint16 with metadata: the dtype of rope's bfloat16 arrays, which the loops read as bfloat16."""
+
 def rotate_at_one(x: np.ndarray, pos: int, theta: np.ndarray, interleaved: bool, /) -> bool: ...
 def simd_levels() -> tuple[str, ...]: ...
 def simd_level() -> str: ...

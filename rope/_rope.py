@@ -32,6 +32,7 @@ from ._scaling import (
     scaled_frequencies,
     uses_length,
 )
+from ._tensors import BFLOAT16, is_bfloat16
 from ._validation import check_array, check_flag, check_positive_int, check_rotary_dim
 
 __all__ = ["Rope", "build_tables", "rotated_one"]
@@ -55,8 +56,8 @@ def build_tables(
 
 def _table_dtype(x: np.ndarray) -> np.dtype:
     # float32 data is rotated with float64 tables in float64 arithmetic (rounded once, exact);
-    # float16 data needs no more than float32 tables.
-    return np.dtype(np.float32 if x.dtype == np.float16 else np.float64)
+    # float16 and bfloat16 data need no more than float32 tables.
+    return np.dtype(np.float32 if x.itemsize == 2 else np.float64)
 
 
 class Rope:
@@ -507,8 +508,9 @@ class Rope:
 
         Parameters
         ----------
-        x : numpy.ndarray of float16, float32 or float64
-            Writeable array whose last axis is this Rope's `dim`.
+        x : numpy.ndarray of float16, bfloat16, float32 or float64
+            Writeable array whose last axis is this Rope's `dim` (bfloat16 as
+            ``ml_dtypes.bfloat16``).
         pos : int or array_like
             Positions, as for `rope.apply`.
         inverse : bool, default False
@@ -552,8 +554,9 @@ class Rope:
         """
         if rotated_one(self, x, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
-        return self._apply_checked(check_array(x), pos, inverse, seq_axis, layout, seq_len,
-                                   attention_scaling, threads)
+        self._apply_checked(check_array(x), pos, inverse, seq_axis, layout, seq_len,
+                            attention_scaling, threads)
+        return x
 
     def _apply_checked(self, x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
                        threads):
@@ -662,8 +665,14 @@ def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: o
         axis = seq_axis
     else:
         return False
-    return (x.shape[axis] == 1 and x.shape[-1] == rope._dim
-            and _core.rotate_at_one(x, pos, rope._one_theta, rope._interleaved))
+    if x.shape[axis] != 1 or x.shape[-1] != rope._dim:
+        return False
+    if _core.rotate_at_one(x, pos, rope._one_theta, rope._interleaved):
+        return True
+    # An ml_dtypes bfloat16 array: its bits, viewed as rope's bfloat16 (asked only here, off
+    # the way of every other array).
+    return is_bfloat16(x.dtype) and _core.rotate_at_one(x.view(BFLOAT16), pos, rope._one_theta,
+                                                        rope._interleaved)
 
 
 def _rebuild(dim, base, scaling, rotary_dim, interleaved, params, axes=None):

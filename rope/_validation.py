@@ -11,6 +11,8 @@ import operator
 
 import numpy as np
 
+from ._tensors import BFLOAT16, tensor_view
+
 __all__ = [
     "MAX_POSITION",
     "check_array",
@@ -27,52 +29,60 @@ __all__ = [
 MAX_POSITION = 2**53
 
 _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+_DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
 
 
 def check_array(x: object, name: str = "x") -> np.ndarray:
-    """Return `x` if it is an array rope can rotate in place, else raise."""
+    """The NumPy array through which rope rotates `x` in place, else raise: x itself, or a view
+    of its memory for a bfloat16 array."""
     if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
             and 0 not in x.strides):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
-    if not isinstance(x, np.ndarray):
+    array = tensor_view(x, name)
+    if array is None:
         raise TypeError(
             f"{name} must be a NumPy array, since rope rotates it in place; got "
             f"{type(x).__name__}. Convert it first: {name} = np.asarray({name}, dtype=np.float32)"
         )
-    if isinstance(x, np.ma.MaskedArray):
+    if (type(array) is np.ndarray and array.ndim
+            and (array.dtype is BFLOAT16 or array.dtype in _DATA_DTYPES)
+            and array.flags.writeable and 0 not in array.strides):
+        return array  # a bfloat16 array that passes as above
+    if isinstance(array, np.ma.MaskedArray):
         raise TypeError(
             f"{name} is a masked array; rope would rotate masked values too. Pass "
             f"{name}.data (rotating every element) or fill the masked values first"
         )
-    if isinstance(x, np.matrix):
+    if isinstance(array, np.matrix):
         raise TypeError(f"{name} is an np.matrix; pass np.asarray({name}) instead")
-    if x.dtype.fields is not None or x.dtype.newbyteorder("=") not in _DATA_DTYPES:
+    if array.dtype is not BFLOAT16 and (array.dtype.fields is not None or
+                                        array.dtype.newbyteorder("=") not in _DATA_DTYPES):
         raise TypeError(
-            f"{name} has dtype {x.dtype}; rope rotates float16, float32 and float64 arrays. "
+            f"{name} has dtype {array.dtype}; rope rotates {_DATA_TYPES_TEXT} arrays. "
             f"Convert with {name}.astype(np.float32)"
         )
-    if not x.dtype.isnative:
+    if not array.dtype.isnative:
         raise TypeError(
-            f"{name} has non-native byte order ({x.dtype.str}); convert it with "
+            f"{name} has non-native byte order ({array.dtype.str}); convert it with "
             f"{name} = {name}.astype({name}.dtype.newbyteorder('='))"
         )
-    if x.ndim == 0:
+    if array.ndim == 0:
         raise ValueError(f"{name} is 0-d; rope needs at least one axis (the head dimension)")
-    if not x.flags.writeable:
+    if not array.flags.writeable:
         raise ValueError(
             f"{name} is read-only and rope rotates in place; pass a writeable copy "
             f"({name}.copy())"
         )
-    for axis, (length, stride) in enumerate(zip(x.shape, x.strides)):
+    for axis, (length, stride) in enumerate(zip(array.shape, array.strides)):
         # A zero stride (np.broadcast_to, as_strided) makes several vectors one memory: rotating
         # them in place would rotate that memory once per vector, by each one's angle.
-        if stride == 0 and length > 1 and x.size:
+        if stride == 0 and length > 1 and array.size:
             raise ValueError(
                 f"{name} has stride 0 on axis {axis}: its {length} entries along that axis share "
                 f"memory, so rotating in place would rotate it {length} times. Pass a real array "
                 f"({name} = {name}.copy())"
             )
-    return x
+    return array
 
 
 def check_int(value: object, name: str, what: str = "an integer") -> int:

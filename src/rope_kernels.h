@@ -14,12 +14,13 @@
 
 /* Data type of the rotated elements, with the type of their cos/sin tables:
  *   ROPE_F16      float16 data, float32 tables, computed in float32;
+ *   ROPE_BF16     bfloat16 data, float32 tables, computed in float32;
  *   ROPE_F32      float32 data, float32 tables, computed in float32 (fast, ~1 ulp);
  *   ROPE_F32_F64  float32 data, float64 tables, computed in float64 and rounded once: within
  *                 half an ulp of the exact rotation plus a double rounding, what rope.apply uses;
  *   ROPE_F64      float64 data, float64 tables. */
 typedef enum {
-    ROPE_F16 = 0, ROPE_F32 = 1, ROPE_F32_F64 = 2, ROPE_F64 = 3, ROPE_NDTYPES = 4
+    ROPE_F16 = 0, ROPE_F32 = 1, ROPE_F32_F64 = 2, ROPE_F64 = 3, ROPE_BF16 = 4, ROPE_NDTYPES = 5
 } rope_dtype;
 
 /* Table element types produced by the cos/sin builder. */

@@ -35,12 +35,17 @@ ROPE_INLINE void rope_prefetch_ahead(const void *xr, const rope_rows *r, ptrdiff
 #include "rope_each_dtype.inc.h"
 #include "rope_trig.inc.c"
 
-const rope_kernel_table ROPE_LEVEL_TABLE = {
-    .name = ROPE_LEVEL_NAME,
-    .fused = ROPE_FUSED,
-    .rotate = {{rope_rotate_split_f16, rope_rotate_split_f32, rope_rotate_split_f32_f64,
-                rope_rotate_split_f64},
-               {rope_rotate_interleaved_f16, rope_rotate_interleaved_f32,
-                rope_rotate_interleaved_f32_f64, rope_rotate_interleaved_f64}},
-    .cos_sin = {rope_cos_sin_f32, rope_cos_sin_f64},
-};
+/* The kernel table of the level called `level`, whose bfloat16 kernels are those of data type
+ * `bf16` (bf16, or another instance of the template: see rope_level_avx512.c). */
+#define ROPE_KERNEL_TABLE(level, bf16)                                                        \
+    {                                                                                         \
+        .name = (level), .fused = ROPE_FUSED,                                                 \
+        .rotate = {{rope_rotate_split_f16, rope_rotate_split_f32, rope_rotate_split_f32_f64,  \
+                    rope_rotate_split_f64, rope_rotate_split_##bf16},                         \
+                   {rope_rotate_interleaved_f16, rope_rotate_interleaved_f32,                 \
+                    rope_rotate_interleaved_f32_f64, rope_rotate_interleaved_f64,             \
+                    rope_rotate_interleaved_##bf16}},                                         \
+        .cos_sin = {rope_cos_sin_f32, rope_cos_sin_f64},                                      \
+    }
+
+const rope_kernel_table ROPE_LEVEL_TABLE = ROPE_KERNEL_TABLE(ROPE_LEVEL_NAME, bf16);

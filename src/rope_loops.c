@@ -22,9 +22,9 @@ void rope_set_active_kernels(const rope_kernel_table *kernels)
     rope_atomic_store_ptr(&rope_kernels_in_use, kernels);
 }
 
-/* Bytes per data element and per table element, by rope_dtype (F16, F32, F32_F64, F64). */
-static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 4, 8};
-static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8};
+/* Bytes per data element and per table element, by rope_dtype (F16, F32, F32_F64, F64, BF16). */
+static const npy_intp rope_item_size[ROPE_NDTYPES] = {2, 4, 4, 8, 2};
+static const npy_intp rope_table_item_size[ROPE_NDTYPES] = {4, 4, 8, 8, 4};
 
 /* Gathers into scratch and scatters out of it move 16 bytes (16 / item elements) per access
  * of the scratch run. The kernel reads and writes scratch 16 bytes or more at once, and a

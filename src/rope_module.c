@@ -6,6 +6,7 @@
 #define ROPE_IMPORT_NUMPY
 #include "rope_numpy.h"
 #include "rope_loops.h"
+#include "rope_tensors.h"
 
 #include <string.h>
 
@@ -14,65 +15,79 @@ static int rope_cpu_level_count;
 
 /* ---- the gufuncs' loop tables (static: NumPy keeps pointers to them) ----------------------- */
 
-static PyUFuncGenericFunction rope_rotate_funcs[] = {rope_rotate_loop, rope_rotate_loop,
-                                                     rope_rotate_loop, rope_rotate_loop};
+static PyUFuncGenericFunction rope_rotate_funcs[] = {
+    rope_rotate_loop, rope_rotate_loop, rope_rotate_loop, rope_rotate_loop, rope_rotate_loop};
 /* NumPy takes the first loop the inputs cast to safely. Half first, so that float16 data with
- * float32 tables is not promoted to a float32 loop; float32 data takes float32 tables (fast)
- * or float64 ones (computed in float64 and rounded once, what rope.apply passes). */
+ * float32 tables is not promoted to a float32 loop; then uint16, which holds bfloat16 data
+ * (rope's arrays of dtype bfloat16_bits: rope.rotate refuses any other uint16 x) and would
+ * otherwise cast to float32; float32 data takes float32 tables (fast) or float64 ones
+ * (computed in float64 and rounded once, what rope.apply passes). */
 static const char rope_rotate_types[] = {
     NPY_HALF,   NPY_FLOAT,  NPY_FLOAT,  NPY_HALF,
+    NPY_UINT16, NPY_FLOAT,  NPY_FLOAT,  NPY_UINT16,
     NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,  NPY_FLOAT,
     NPY_FLOAT,  NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
 };
 static rope_rotate_spec rope_split_specs[] = {
-    {ROPE_F16, 0}, {ROPE_F32, 0}, {ROPE_F32_F64, 0}, {ROPE_F64, 0}};
+    {ROPE_F16, 0}, {ROPE_BF16, 0}, {ROPE_F32, 0}, {ROPE_F32_F64, 0}, {ROPE_F64, 0}};
 static rope_rotate_spec rope_pairs_specs[] = {
-    {ROPE_F16, 1}, {ROPE_F32, 1}, {ROPE_F32_F64, 1}, {ROPE_F64, 1}};
+    {ROPE_F16, 1}, {ROPE_BF16, 1}, {ROPE_F32, 1}, {ROPE_F32_F64, 1}, {ROPE_F64, 1}};
 static void *rope_split_data[] = {&rope_split_specs[0], &rope_split_specs[1],
-                                  &rope_split_specs[2], &rope_split_specs[3]};
+                                  &rope_split_specs[2], &rope_split_specs[3],
+                                  &rope_split_specs[4]};
 static void *rope_pairs_data[] = {&rope_pairs_specs[0], &rope_pairs_specs[1],
-                                  &rope_pairs_specs[2], &rope_pairs_specs[3]};
+                                  &rope_pairs_specs[2], &rope_pairs_specs[3],
+                                  &rope_pairs_specs[4]};
 
 /* The same loops over blocks of rows that share their tables: (r,n),(k),(k)->(r,n). */
 static PyUFuncGenericFunction rope_rotate_rows_funcs[] = {
-    rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop};
+    rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop,
+    rope_rotate_rows_loop};
 
 /* x, one position per row, float64 frequencies -> x: the tables are built inside the loop. */
 static PyUFuncGenericFunction rope_rotate_at_funcs[] = {
-    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
-    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
+    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
+    rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop, rope_rotate_at_loop,
 };
-/* Half first, as for rotate; int64 positions before float64 ones (int32 casts to int64). */
+/* Half, then uint16 (bfloat16), as for rotate; int64 positions before float64 ones (int32
+ * casts to int64). */
 static const char rope_rotate_at_types[] = {
     NPY_HALF,   NPY_INT64,  NPY_DOUBLE, NPY_HALF,
     NPY_HALF,   NPY_DOUBLE, NPY_DOUBLE, NPY_HALF,
+    NPY_UINT16, NPY_INT64,  NPY_DOUBLE, NPY_UINT16,
+    NPY_UINT16, NPY_DOUBLE, NPY_DOUBLE, NPY_UINT16,
     NPY_FLOAT,  NPY_INT64,  NPY_DOUBLE, NPY_FLOAT,
     NPY_FLOAT,  NPY_DOUBLE, NPY_DOUBLE, NPY_FLOAT,
     NPY_DOUBLE, NPY_INT64,  NPY_DOUBLE, NPY_DOUBLE,
     NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE, NPY_DOUBLE,
 };
 static rope_rotate_at_spec rope_split_at_specs[] = {
-    {{ROPE_F16, 0}, NPY_INT64}, {{ROPE_F16, 0}, NPY_DOUBLE}, {{ROPE_F32_F64, 0}, NPY_INT64},
+    {{ROPE_F16, 0}, NPY_INT64}, {{ROPE_F16, 0}, NPY_DOUBLE}, {{ROPE_BF16, 0}, NPY_INT64},
+    {{ROPE_BF16, 0}, NPY_DOUBLE}, {{ROPE_F32_F64, 0}, NPY_INT64},
     {{ROPE_F32_F64, 0}, NPY_DOUBLE}, {{ROPE_F64, 0}, NPY_INT64}, {{ROPE_F64, 0}, NPY_DOUBLE},
 };
 static rope_rotate_at_spec rope_pairs_at_specs[] = {
-    {{ROPE_F16, 1}, NPY_INT64}, {{ROPE_F16, 1}, NPY_DOUBLE}, {{ROPE_F32_F64, 1}, NPY_INT64},
+    {{ROPE_F16, 1}, NPY_INT64}, {{ROPE_F16, 1}, NPY_DOUBLE}, {{ROPE_BF16, 1}, NPY_INT64},
+    {{ROPE_BF16, 1}, NPY_DOUBLE}, {{ROPE_F32_F64, 1}, NPY_INT64},
     {{ROPE_F32_F64, 1}, NPY_DOUBLE}, {{ROPE_F64, 1}, NPY_INT64}, {{ROPE_F64, 1}, NPY_DOUBLE},
 };
 static void *rope_split_at_data[] = {
     &rope_split_at_specs[0], &rope_split_at_specs[1], &rope_split_at_specs[2],
     &rope_split_at_specs[3], &rope_split_at_specs[4], &rope_split_at_specs[5],
+    &rope_split_at_specs[6], &rope_split_at_specs[7],
 };
 static void *rope_pairs_at_data[] = {
     &rope_pairs_at_specs[0], &rope_pairs_at_specs[1], &rope_pairs_at_specs[2],
     &rope_pairs_at_specs[3], &rope_pairs_at_specs[4], &rope_pairs_at_specs[5],
+    &rope_pairs_at_specs[6], &rope_pairs_at_specs[7],
 };
 
 /* The same, with the rows of a position far apart: (h,s,n),(s),(k)->(h,s,n). */
 static PyUFuncGenericFunction rope_rotate_seq_at_funcs[] = {
     rope_rotate_seq_at_loop, rope_rotate_seq_at_loop, rope_rotate_seq_at_loop,
     rope_rotate_seq_at_loop, rope_rotate_seq_at_loop, rope_rotate_seq_at_loop,
+    rope_rotate_seq_at_loop, rope_rotate_seq_at_loop,
 };
 
 static PyUFuncGenericFunction rope_cos_sin_funcs[] = {
@@ -160,9 +175,9 @@ static const char rope_rotate_doc[] =
     "\n"
     "Coordinates from 2*k on are copied unchanged (partial rotary). Pass ``out=x`` to rotate in\n"
     "place without a copy. Loops: float16 data with float32 tables (computed in float32,\n"
-    "rounded once); float32 data with float32 tables (float32 arithmetic) or with float64\n"
-    "tables (float64 arithmetic, rounded once: exact to float32 rounding); float64 with\n"
-    "float64.\n"
+    "rounded once); bfloat16 data, held as uint16 of dtype ``bfloat16_bits``, likewise;\n"
+    "float32 data with float32 tables (float32 arithmetic) or with float64 tables (float64\n"
+    "arithmetic, rounded once: exact to float32 rounding); float64 with float64.\n"
     "\n"
     "Parameters\n"
     "----------\n"
@@ -279,7 +294,7 @@ static const char rope_rotate_at_doc[] =
     "The r rows of each (r, n) block of x share one position (the heads of a token, a decode\n"
     "step) and are rotated (half-split pairs, as ``rotate``) by the angles pos * theta, formed\n"
     "exactly and reduced modulo 2 pi as in ``cos_sin``. Each position's tables are built\n"
-    "inside the loop, once for its r rows, and stay in cache. For float16 and float32 data,\n"
+    "inside the loop, once for its r rows, and stay in cache. For 16-bit and float32 data,\n"
     "a call over many integer positions builds them by angle addition from exact tables of\n"
     "multiples of 32 and of 0 ... 31 (a few float64 ulps, invisible after rounding).\n"
     "\n"
@@ -558,6 +573,12 @@ static PyObject *rope_rotate_at_one(PyObject *Py_UNUSED(module), PyObject *const
     rope_dtype dtype;
     switch (PyArray_TYPE(x)) {
     case NPY_HALF: dtype = ROPE_F16; break;
+    case NPY_UINT16: /* bfloat16 data, never any other uint16 array */
+        if (PyArray_DESCR(x) != rope_bfloat16_bits) {
+            Py_RETURN_FALSE;
+        }
+        dtype = ROPE_BF16;
+        break;
     case NPY_FLOAT: dtype = ROPE_F32_F64; break;
     case NPY_DOUBLE: dtype = ROPE_F64; break;
     default: Py_RETURN_FALSE;
@@ -639,29 +660,30 @@ PyMODINIT_FUNC PyInit__core(void)
         return NULL;
     }
 #endif
-    if (rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 4, 3, 1,
+    if (rope_add_tensor_support(module) < 0 ||
+        rope_add_gufunc(module, rope_rotate_funcs, rope_split_data, rope_rotate_types, 5, 3, 1,
                         "rotate", rope_rotate_doc, "(n),(k),(k)->(n)",
                         rope_rotate_core_dims) < 0 ||
-        rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 4, 3, 1,
+        rope_add_gufunc(module, rope_rotate_funcs, rope_pairs_data, rope_rotate_types, 5, 3, 1,
                         "rotate_interleaved", rope_rotate_interleaved_doc, "(n),(k),(k)->(n)",
                         rope_rotate_core_dims) < 0 ||
-        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_split_data, rope_rotate_types, 4,
+        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_split_data, rope_rotate_types, 5,
                         3, 1, "rotate_rows", rope_rotate_rows_doc, "(r,n),(k),(k)->(r,n)",
                         rope_rotate_rows_core_dims) < 0 ||
-        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_pairs_data, rope_rotate_types, 4,
+        rope_add_gufunc(module, rope_rotate_rows_funcs, rope_pairs_data, rope_rotate_types, 5,
                         3, 1, "rotate_interleaved_rows", rope_rotate_interleaved_rows_doc,
                         "(r,n),(k),(k)->(r,n)", rope_rotate_rows_core_dims) < 0 ||
         rope_add_gufunc(module, rope_rotate_at_funcs, rope_split_at_data, rope_rotate_at_types,
-                        6, 3, 1, "rotate_at", rope_rotate_at_doc, "(r,n),(),(k)->(r,n)",
+                        8, 3, 1, "rotate_at", rope_rotate_at_doc, "(r,n),(),(k)->(r,n)",
                         rope_rotate_at_core_dims) < 0 ||
         rope_add_gufunc(module, rope_rotate_at_funcs, rope_pairs_at_data, rope_rotate_at_types,
-                        6, 3, 1, "rotate_interleaved_at", rope_rotate_interleaved_at_doc,
+                        8, 3, 1, "rotate_interleaved_at", rope_rotate_interleaved_at_doc,
                         "(r,n),(),(k)->(r,n)", rope_rotate_at_core_dims) < 0 ||
         rope_add_gufunc(module, rope_rotate_seq_at_funcs, rope_split_at_data,
-                        rope_rotate_at_types, 6, 3, 1, "rotate_seq_at", rope_rotate_seq_at_doc,
+                        rope_rotate_at_types, 8, 3, 1, "rotate_seq_at", rope_rotate_seq_at_doc,
                         "(h,s,n),(s),(k)->(h,s,n)", rope_rotate_seq_at_core_dims) < 0 ||
         rope_add_gufunc(module, rope_rotate_seq_at_funcs, rope_pairs_at_data,
-                        rope_rotate_at_types, 6, 3, 1, "rotate_interleaved_seq_at",
+                        rope_rotate_at_types, 8, 3, 1, "rotate_interleaved_seq_at",
                         rope_rotate_interleaved_seq_at_doc, "(h,s,n),(s),(k)->(h,s,n)",
                         rope_rotate_seq_at_core_dims) < 0 ||
         rope_add_gufunc(module, rope_cos_sin_funcs, rope_cos_sin_data, rope_cos_sin_types, 6, 2,

@@ -88,6 +88,28 @@ ROPE_INLINE uint64_t rope_xgetbv0(void)
     return ((uint64_t)hi << 32) | lo;
 }
 #endif
+
+/* AVX-512 BF16 (vcvtneps2bf16), which the avx512bf16 level adds to the avx512 one: compilers
+ * that know it, and the pragmas that let the functions between ROPE_TARGET_AVX512BF16_BEGIN and
+ * ROPE_TARGET_AVX512BF16_END use it beyond their file's flags (MSVC needs none). */
+#if (defined(_MSC_VER) && !defined(__clang__) && _MSC_VER >= 1930) || \
+    (defined(__clang__) && __clang_major__ >= 9) || \
+    (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 10)
+#define ROPE_HAVE_AVX512BF16 1
+#else
+#define ROPE_HAVE_AVX512BF16 0
+#endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#define ROPE_TARGET_AVX512BF16_BEGIN
+#define ROPE_TARGET_AVX512BF16_END
+#elif defined(__clang__)
+#define ROPE_TARGET_AVX512BF16_BEGIN \
+    _Pragma("clang attribute push(__attribute__((target(\"avx512bf16\"))), apply_to = function)")
+#define ROPE_TARGET_AVX512BF16_END _Pragma("clang attribute pop")
+#else
+#define ROPE_TARGET_AVX512BF16_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx512bf16\")")
+#define ROPE_TARGET_AVX512BF16_END _Pragma("GCC pop_options")
+#endif
 #endif /* ROPE_X86_64 */
 
 #endif

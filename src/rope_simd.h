@@ -8,7 +8,7 @@
  *   rope_mul_T(a, b)                a*b
  *   rope_mul_add_T(a, b, c)         a*b + c  } rounded once where ROPE_FUSED is 1 (FMA),
  *   rope_mul_sub_T(a, b, c)         a*b - c  } twice where it is 0
- * and, for each data type X of rope_dtype (f16, f32, f32_f64, f64: data D computed in T):
+ * and, for each data type X of rope_dtype (f16, f32, f32_f64, f64, bf16: data D computed in T):
  *   rope_load_X(p, n, spacing)             elements 0 ... n-1 of the row at p, widened to T
  *                                          (element e at p[spacing * e]); lanes past n zero
  *   rope_store_X(p, v, n, spacing)         narrowed (rounded to nearest even) and stored;
@@ -90,6 +90,32 @@ ROPE_INLINE uint16_t rope_float_to_half(float f)
         h = (uint16_t)(u >> 13);
     }
     return (uint16_t)(h | (sign >> 16));
+}
+
+/* bfloat16 <-> binary32. A bfloat16 is the high half of a float: widening shifts it up;
+ * narrowing rounds to nearest even by adding 0x7fff plus the lowest kept bit before dropping
+ * the low half (a carry into the exponent rounds up to the next binade, or to inf), and sets a
+ * NaN's quiet bit, keeping its sign and payload, as AVX-512 BF16's vcvtneps2bf16 does. The
+ * vector levels use the same integer operations lane by lane. */
+#define ROPE_BF16_BIAS 0x7fffu
+#define ROPE_BF16_QUIET 0x40u
+
+ROPE_INLINE float rope_bfloat16_to_float(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+ROPE_INLINE uint16_t rope_float_to_bfloat16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) {
+        return (uint16_t)((u >> 16) | ROPE_BF16_QUIET);
+    }
+    return (uint16_t)((u + ROPE_BF16_BIAS + ((u >> 16) & 1u)) >> 16);
 }
 
 #endif

@@ -14,6 +14,7 @@
 #define ROPE_FUSED 1
 /* 32 registers: up to 8 of cos and 8 of sin, kept across rows that share them. */
 #define ROPE_HELD_VECTORS 8
+#define ROPE_MASKED 1
 
 typedef __m512 rope_v_f32;
 typedef __m512d rope_v_f64;
@@ -97,20 +98,41 @@ ROPE_INLINE __m512d rope_mul_sub_f64(__m512d a, __m512d b, __m512d c)
 }
 ROPE_INLINE double rope_two_prod_lo(double a, double b, double hi) { return fma(a, b, -hi); }
 
-/* ---- f16: float16 data, float32 compute (16 lanes, from 256 bits of halves) ---- */
-ROPE_INLINE __m512 rope_load_f16(const uint16_t *p, ptrdiff_t n, int spacing)
+/* ---- f16 and bf16: 16-bit data, float32 compute (16 lanes, from 256 bits) ----
+ * Moved as sixteen 16-bit elements in 256 bits (rope_halves), converted by F16C (float16) or
+ * by a shift up and the integer rounding of rope_float_to_bfloat16 (bfloat16). */
+typedef __m256i rope_halves;
+ROPE_INLINE __m512 rope_widen_f16(__m256i h) { return _mm512_cvtph_ps(h); }
+ROPE_INLINE __m256i rope_narrow_f16(__m512 v)
+{
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+}
+ROPE_INLINE __m512 rope_widen_bf16(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+ROPE_INLINE __m256i rope_narrow_bf16(__m512 v)
+{
+    const __m512i bits = _mm512_castps_si512(v), high = _mm512_srli_epi32(bits, 16);
+    const __m512i bias = _mm512_add_epi32(_mm512_and_si512(high, _mm512_set1_epi32(1)),
+                                          _mm512_set1_epi32(ROPE_BF16_BIAS));
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, bias), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_cvtepi32_epi16(
+        _mm512_mask_or_epi32(rounded, nan, high, _mm512_set1_epi32(ROPE_BF16_QUIET)));
+}
+
+ROPE_INLINE __m256i rope_load_halves(const uint16_t *p, ptrdiff_t n, int spacing)
 {
     if (spacing == 2) {
         const __m512i span = _mm512_maskz_loadu_epi16((__mmask32)rope_evens(n), p);
-        return _mm512_cvtph_ps(_mm512_castsi512_si256(
-            _mm512_permutexvar_epi16(ROPE_INDEX(rope_apart16), span)));
+        return _mm512_castsi512_si256(_mm512_permutexvar_epi16(ROPE_INDEX(rope_apart16), span));
     }
-    return _mm512_cvtph_ps(n == 16 ? _mm256_loadu_si256((const __m256i *)p)
-                                   : _mm256_maskz_loadu_epi16((__mmask16)rope_first(n), p));
+    return n == 16 ? _mm256_loadu_si256((const __m256i *)p)
+                   : _mm256_maskz_loadu_epi16((__mmask16)rope_first(n), p);
 }
-ROPE_INLINE void rope_store_f16(uint16_t *p, __m512 v, ptrdiff_t n, int spacing)
+ROPE_INLINE void rope_store_halves(uint16_t *p, __m256i h, ptrdiff_t n, int spacing)
 {
-    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
     if (spacing == 2) { /* zero-extended: element e to lane 2e */
         _mm512_mask_storeu_epi16(p, (__mmask32)rope_evens(n), _mm512_cvtepu16_epi32(h));
     }
@@ -121,8 +143,8 @@ ROPE_INLINE void rope_store_f16(uint16_t *p, __m512 v, ptrdiff_t n, int spacing)
         _mm256_mask_storeu_epi16(p, (__mmask16)rope_first(n), h);
     }
 }
-ROPE_INLINE void rope_load_pairs_f16(const uint16_t *p, ptrdiff_t n, int spacing, __m512 *a,
-                                     __m512 *b)
+ROPE_INLINE void rope_load_pairs_halves(const uint16_t *p, ptrdiff_t n, int spacing, __m256i *a,
+                                        __m256i *b)
 {
     __m512i apart;
     if (spacing == 2) {
@@ -137,13 +159,13 @@ ROPE_INLINE void rope_load_pairs_f16(const uint16_t *p, ptrdiff_t n, int spacing
                                   : _mm512_maskz_loadu_epi16((__mmask32)rope_first(2 * n), p);
         apart = _mm512_permutexvar_epi16(ROPE_INDEX(rope_apart16), v);
     }
-    *a = _mm512_cvtph_ps(_mm512_castsi512_si256(apart));
-    *b = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(apart, 1));
+    *a = _mm512_castsi512_si256(apart);
+    *b = _mm512_extracti64x4_epi64(apart, 1);
 }
-ROPE_INLINE void rope_store_pairs_f16(uint16_t *p, ptrdiff_t n, int spacing, __m512 a, __m512 b)
+ROPE_INLINE void rope_store_pairs_halves(uint16_t *p, ptrdiff_t n, int spacing, __m256i a,
+                                         __m256i b)
 {
-    const __m512i ha = _mm512_castsi256_si512(_mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT));
-    const __m512i hb = _mm512_castsi256_si512(_mm512_cvtps_ph(b, _MM_FROUND_TO_NEAREST_INT));
+    const __m512i ha = _mm512_castsi256_si512(a), hb = _mm512_castsi256_si512(b);
     if (spacing == 2) {
         const uint64_t lanes = rope_pair_evens(n);
         for (int half = 0; half < 2; half++) {
@@ -161,6 +183,13 @@ ROPE_INLINE void rope_store_pairs_f16(uint16_t *p, ptrdiff_t n, int spacing, __m
         _mm512_mask_storeu_epi16(p, (__mmask32)rope_first(2 * n), v);
     }
 }
+
+#define ROPE_X f16
+#include "rope_simd_halves.inc.h"
+#undef ROPE_X
+#define ROPE_X bf16
+#include "rope_simd_halves.inc.h"
+#undef ROPE_X
 
 /* ---- f32_f64: float32 data, float64 compute (8 lanes, from 256 bits of floats) ---- */
 ROPE_INLINE __m512d rope_load_f32_f64(const float *p, ptrdiff_t n, int spacing)

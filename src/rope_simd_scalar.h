@@ -49,6 +49,8 @@ ROPE_INLINE double rope_two_prod_lo(double a, double b, double hi)
 /* One element widened to its compute type and narrowed back, per data type. */
 ROPE_INLINE float rope_widen_f16(uint16_t h) { return rope_half_to_float(h); }
 ROPE_INLINE uint16_t rope_narrow_f16(float v) { return rope_float_to_half(v); }
+ROPE_INLINE float rope_widen_bf16(uint16_t h) { return rope_bfloat16_to_float(h); }
+ROPE_INLINE uint16_t rope_narrow_bf16(float v) { return rope_float_to_bfloat16(v); }
 ROPE_INLINE float rope_widen_f32(float v) { return v; }
 ROPE_INLINE float rope_narrow_f32(float v) { return v; }
 ROPE_INLINE double rope_widen_f32_f64(float v) { return v; }

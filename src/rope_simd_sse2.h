@@ -1,6 +1,7 @@
 /*
  * rope_simd_sse2.h: the x86-64 baseline level, SSE2 (every x86-64 CPU): 128-bit vectors,
- * multiply and add rounded separately (no FMA), float16 converted by integer operations.
+ * multiply and add rounded separately (no FMA), float16 and bfloat16 converted by integer
+ * operations.
  * See rope_simd.h for the vocabulary.
  */
 #include "rope_simd.h"
@@ -11,6 +12,7 @@
 #define ROPE_LEVEL_TABLE rope_kernels_sse2
 #define ROPE_FUSED 0
 #define ROPE_HELD_VECTORS 0
+#define ROPE_MASKED 0
 
 typedef __m128 rope_v_f32;
 typedef __m128d rope_v_f64;
@@ -99,38 +101,56 @@ ROPE_INLINE __m128i rope_float_to_half_sse2(__m128 f)
     return _mm_or_si128(rope_select_si128(in_range, finite, inf_nan), _mm_srli_epi32(sign, 16));
 }
 
-/* Eight 32-bit lanes holding halves in their low 16 bits, packed to eight halves. */
-ROPE_INLINE __m128i rope_pack_halves(__m128i lo, __m128i hi)
+/* Four floats to bfloat16, each in the low 16 bits of a 32-bit lane (see
+ * rope_float_to_bfloat16). */
+ROPE_INLINE __m128i rope_float_to_bfloat16_sse2(__m128 f)
 {
-    /* sign-extended first, so that the signed saturation of packs leaves them as they are */
-    return _mm_packs_epi32(_mm_srai_epi32(_mm_slli_epi32(lo, 16), 16),
-                           _mm_srai_epi32(_mm_slli_epi32(hi, 16), 16));
+    const __m128i bits = _mm_castps_si128(f), high = _mm_srli_epi32(bits, 16);
+    const __m128i bias = _mm_add_epi32(_mm_and_si128(high, _mm_set1_epi32(1)),
+                                       _mm_set1_epi32(ROPE_BF16_BIAS));
+    const __m128i rounded = _mm_srli_epi32(_mm_add_epi32(bits, bias), 16);
+    const __m128i quiet = _mm_or_si128(high, _mm_set1_epi32(ROPE_BF16_QUIET));
+    return rope_select_si128(_mm_castps_si128(_mm_cmpunord_ps(f, f)), quiet, rounded);
 }
 
-/* ---- f16: float16 data, float32 compute (4 lanes) ---- */
-ROPE_INLINE __m128 rope_load_full_f16(const uint16_t *p)
+/* ---- f16 and bf16: 16-bit data, float32 compute (4 lanes) ----
+ * Moved as four 32-bit lanes, each with one element in its low 16 bits (rope_halves), and
+ * converted by type: float16 by the integer routines above, bfloat16 by a shift up and the
+ * rounding above. */
+typedef __m128i rope_halves;
+ROPE_INLINE __m128 rope_widen_f16(__m128i h) { return rope_half_to_float_sse2(h); }
+ROPE_INLINE __m128i rope_narrow_f16(__m128 v) { return rope_float_to_half_sse2(v); }
+ROPE_INLINE __m128 rope_widen_bf16(__m128i h) { return _mm_castsi128_ps(_mm_slli_epi32(h, 16)); }
+ROPE_INLINE __m128i rope_narrow_bf16(__m128 v) { return rope_float_to_bfloat16_sse2(v); }
+
+ROPE_INLINE __m128i rope_load_halves(const uint16_t *p)
 {
-    return rope_half_to_float_sse2(
-        _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128()));
+    return _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)p), _mm_setzero_si128());
 }
-ROPE_INLINE void rope_store_full_f16(uint16_t *p, __m128 v)
+ROPE_INLINE void rope_store_halves(uint16_t *p, __m128i h)
 {
-    const __m128i h = rope_float_to_half_sse2(v);
-    _mm_storel_epi64((__m128i *)p, rope_pack_halves(h, h));
+    /* sign-extended first, so that the signed saturation of packs leaves them as they are */
+    const __m128i extended = _mm_srai_epi32(_mm_slli_epi32(h, 16), 16);
+    _mm_storel_epi64((__m128i *)p, _mm_packs_epi32(extended, extended));
 }
-/* A pair of halves is one 32-bit lane: its first member in the low 16 bits. */
-ROPE_INLINE void rope_load_pairs_full_f16(const uint16_t *p, __m128 *a, __m128 *b)
+/* A pair of 16-bit elements is one 32-bit lane: its first member in the low 16 bits. */
+ROPE_INLINE void rope_load_pairs_halves(const uint16_t *p, __m128i *a, __m128i *b)
 {
     const __m128i v = _mm_loadu_si128((const __m128i *)p);
-    *a = rope_half_to_float_sse2(_mm_and_si128(v, _mm_set1_epi32(0xffff)));
-    *b = rope_half_to_float_sse2(_mm_srli_epi32(v, 16));
+    *a = _mm_and_si128(v, _mm_set1_epi32(0xffff));
+    *b = _mm_srli_epi32(v, 16);
 }
-ROPE_INLINE void rope_store_pairs_full_f16(uint16_t *p, __m128 a, __m128 b)
+ROPE_INLINE void rope_store_pairs_halves(uint16_t *p, __m128i a, __m128i b)
 {
-    const __m128i v = _mm_or_si128(rope_float_to_half_sse2(a),
-                                   _mm_slli_epi32(rope_float_to_half_sse2(b), 16));
-    _mm_storeu_si128((__m128i *)p, v);
+    _mm_storeu_si128((__m128i *)p, _mm_or_si128(a, _mm_slli_epi32(b, 16)));
 }
+
+#define ROPE_X f16
+#include "rope_simd_halves.inc.h"
+#undef ROPE_X
+#define ROPE_X bf16
+#include "rope_simd_halves.inc.h"
+#undef ROPE_X
 
 /* ---- f32: float32 data and compute (4 lanes) ---- */
 ROPE_INLINE __m128 rope_load_full_f32(const float *p) { return _mm_loadu_ps(p); }

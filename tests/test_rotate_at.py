@@ -6,9 +6,9 @@ import pytest
 import rope
 from rope import _core, reference
 
-from conftest import random_array, tolerance
+from conftest import BFLOAT16, random_array, tolerance, widened
 
-DTYPES = [np.float16, np.float32, np.float64]
+DTYPES = [np.float16, BFLOAT16, np.float32, np.float64]
 
 
 def gufunc(interleaved):
@@ -22,10 +22,10 @@ def test_rows_with_repeated_and_changing_positions(simd_level, dtype, interleave
     x = random_array((7, 1, 64), dtype)              # blocks of one row each
     pos = np.array([5, 5, 5, -3, 100, 100, 5])  # small: the oracle forms p * theta in float64
     theta = reference.frequencies(64)
-    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
+    expected = reference.rotate(widened(x), pos[:, None], theta, interleaved=interleaved)
     out = gufunc(interleaved)(x, pos, theta, out=x)
     assert out is x
-    np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(dtype) * 8)
+    np.testing.assert_allclose(widened(x), expected, rtol=0, atol=tolerance(dtype) * 8)
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
@@ -62,12 +62,12 @@ def test_same_bits_as_the_two_pass_path(simd_level, dtype, interleaved, dim):
     pos = np.arange(6) * 1000                     # few positions: exact tables, no addition
     theta = rope.frequencies(dim)
     cos, sin = rope.cos_sin(pos[:, None], theta,
-                            dtype=np.float32 if dtype == np.float16 else np.float64)
+                            dtype=np.float32 if np.dtype(dtype).itemsize == 2 else np.float64)
     two_pass = (rope.rotate_interleaved if interleaved else rope.rotate)(x, cos, sin)
     np.testing.assert_array_equal(gufunc(interleaved)(x, pos, theta), two_pass)
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
 @pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("start", [0, -40, 2**40 + 3, 2**53 - 100])
 def test_angle_addition_tables(simd_level, dtype, interleaved, start):
@@ -77,13 +77,16 @@ def test_angle_addition_tables(simd_level, dtype, interleaved, start):
     x = random_array((100, 3, 64), dtype)
     pos = start + np.array([*range(70), 5, 5, 1000, 999, -7, 0, 16, 15, 31, 32, *range(20)])
     theta = rope.frequencies(64)
-    table = np.float32 if dtype == np.float16 else np.float64
+    table = np.float32 if np.dtype(dtype).itemsize == 2 else np.float64
     two_pass = rope.rotate_interleaved if interleaved else rope.rotate
     expected = two_pass(x, *rope.cos_sin(pos[:, None], theta, dtype=table))
     got = gufunc(interleaved)(x, pos, theta)
-    ulp = np.spacing(np.abs(expected).max(axis=-1, keepdims=True))
-    assert np.all(np.abs(got.astype(np.float64) - expected) <= ulp)
     assert np.mean(got == expected) > 0.999
+    expected, got = widened(expected), widened(got)
+    ulp = np.spacing(np.abs(expected).max(axis=-1, keepdims=True))
+    if dtype is BFLOAT16:  # the spacing of bfloat16 values: 2**16 times float32's
+        ulp = ulp * 2.0**16
+    assert np.all(np.abs(got.astype(np.float64) - expected) <= ulp)
 
 
 def test_blocks_along_any_axis():
@@ -116,9 +119,10 @@ def test_apply_paths_match_reference(dtype, interleaved, shape, seq_axis, pos):
     seq = shape[seq_axis]
     positions = (np.arange(pos, pos + seq) if isinstance(pos, int) else pos).reshape(
         [-1 if a == seq_axis % len(shape) else 1 for a in range(len(shape) - 1)])
-    expected = reference.rotate(x, positions, reference.frequencies(32), interleaved=interleaved)
+    expected = reference.rotate(widened(x), positions, reference.frequencies(32),
+                                interleaved=interleaved)
     rope.apply(x, pos, seq_axis=seq_axis, interleaved=interleaved)
-    np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(dtype) * 8)
+    np.testing.assert_allclose(widened(x), expected, rtol=0, atol=tolerance(dtype) * 8)
 
 
 def test_cached_frequencies_are_not_shared_writeably():
@@ -244,12 +248,12 @@ def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
     base, x = fma_layout(layout, dim, dtype)
     pos = np.arange(TOKENS) * 7919 + 3            # tables by angle addition from exact anchors
     theta = rope.frequencies(dim)
-    table_types = [np.float32] if dtype == np.float16 else \
+    table_types = [np.float32] if np.dtype(dtype).itemsize == 2 else \
         [np.float64, np.float32] if dtype == np.float32 else [np.float64]
     tables = [rope.cos_sin(pos, theta, dtype=t) for t in table_types]  # one a block of 4 rows
     rows_gufunc = _core.rotate_interleaved_rows if interleaved else _core.rotate_rows
     rotate = rope.rotate_interleaved if interleaved else rope.rotate
-    expected = reference.rotate(x, pos[:, None], theta, interleaved=interleaved)
+    expected = reference.rotate(widened(x), pos[:, None], theta, interleaved=interleaved)
     # (the float64 oracle forms p * theta in float64, off by ~1e-16 relative at p ~ 6e5)
     atol = 1e-9 if dtype == np.float64 else tolerance(dtype) * 8
     in_place_calls = [lambda v: gufunc(interleaved)(v, pos, theta, out=v)]
@@ -267,7 +271,8 @@ def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
                 whole = base.copy()
                 view = np.lib.stride_tricks.as_strided(whole, x.shape, x.strides)
                 rotate_in_place(view)
-                np.testing.assert_allclose(view, expected, rtol=0, atol=atol, err_msg=level)
+                np.testing.assert_allclose(widened(view), expected, rtol=0, atol=atol,
+                                           err_msg=level)
                 got.append(view.copy())
                 view[...] = x                     # undone, the whole array is as it was
                 np.testing.assert_array_equal(whole, base, err_msg=level)
@@ -277,7 +282,7 @@ def test_every_fma_level_rounds_alike(dtype, interleaved, dim, layout):
     for same in zip(*results):
         for other in same[1:]:
             np.testing.assert_array_equal(other, same[0])
-    np.testing.assert_allclose(results[-1][0], expected, rtol=0, atol=atol)
+    np.testing.assert_allclose(widened(results[-1][0]), expected, rtol=0, atol=atol)
 
 
 def seq_gufunc(interleaved):
@@ -308,7 +313,8 @@ def test_planes_same_bits_as_rotate_at(simd_level, dtype, interleaved, layout):
     whole = x.copy()
     seq_gufunc(interleaved)(whole, pos, theta, out=whole)
     np.testing.assert_array_equal(whole, want)
-    np.testing.assert_allclose(want, reference.rotate(x, pos, theta, interleaved=interleaved),
+    np.testing.assert_allclose(widened(want),
+                               reference.rotate(widened(x), pos, theta, interleaved=interleaved),
                                rtol=0, atol=tolerance(dtype) * 8 * (1 + (dtype == np.float64)))
 
 
