@@ -1,4 +1,4 @@
-"""The public operations: rope.apply, and the rotate gufuncs for NumPy arrays."""
+"""The public operations: rope.apply, and the rotate gufuncs for NumPy arrays and tensors."""
 from __future__ import annotations
 
 import functools
@@ -96,10 +96,12 @@ def apply(
 
     Parameters
     ----------
-    x : numpy.ndarray of float16, bfloat16, float32 or float64
+    x : numpy.ndarray or tensor of float16, bfloat16, float32 or float64
         Writeable array with the head dimension on the last axis, e.g. (seq, dim),
         (batch, heads, seq, dim) or (seq, heads, dim). Rotated in place; any strides.
-        A 1-d x is one vector. bfloat16 as ``ml_dtypes.bfloat16``.
+        A 1-d x is one vector. Any tensor in CPU memory with ``__dlpack__`` (a torch.Tensor,
+        also a strided view such as the q part of a fused qkv) is rotated in place too, its
+        memory shared, never copied; bfloat16 as ``torch.bfloat16`` or ``ml_dtypes.bfloat16``.
     pos : int or array_like of int or float64
         An int: positions ``pos, pos + 1, ...`` along the sequence axis (the KV-cache offset;
         for a 1-d x the position of the vector). A 1-d array: one position per sequence index.
@@ -154,8 +156,8 @@ def apply(
 
     Returns
     -------
-    numpy.ndarray
-        `x` itself, rotated.
+    numpy.ndarray or tensor
+        `x` itself, rotated (the caller's object: a torch tensor for a torch tensor).
 
     Examples
     --------
@@ -183,11 +185,12 @@ def apply(
         params = dict(params, mrope_section=mrope_section, mrope_interleaved=mrope_interleaved,
                       mrope_grouped=mrope_grouped)
     config = None
-    if type(x) is np.ndarray and x.ndim and x.shape[-1]:  # a decode step first (rotated_one)
-        config = _rope_for(x.shape[-1], base, scaling, rotary_dim, interleaved, params)
-        if rotated_one(config, x, pos, inverse, seq_axis, layout, seq_len, threads):
+    array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
+    if array is not None and array.ndim and array.shape[-1]:  # a decode step first
+        config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+        if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
-    array = check_array(x)  # x, or the view through which it is rotated
+    array = check_array(x if array is None else array)
     if array.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
@@ -207,9 +210,10 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
         out[j + k] = x[j + k] * cos[j] + x[j] * sin[j]
 
     Coordinates from 2*k on are copied unchanged (partial rotary). Pass ``out=x`` to rotate in
-    place without a copy. The gufunc ``rope._core.rotate``, which also takes bfloat16 arrays
-    (``ml_dtypes.bfloat16``) as `rope.apply` takes them. NumPy's gufunc keywords (``axes=``,
-    ``signature=``, ...) are passed on.
+    place without a copy. The gufunc ``rope._core.rotate`` with tensors taken as `rope.apply`
+    takes them: `x` and `out` may be tensors in CPU memory with ``__dlpack__`` (torch) or
+    bfloat16 arrays (``ml_dtypes.bfloat16``), their memory shared, never copied. NumPy's gufunc
+    keywords (``axes=``, ``signature=``, ...) are passed on.
 
     Loops: float16 and bfloat16 data with float32 tables (computed in float32, rounded once);
     float32 data with float32 tables (float32 arithmetic) or with float64 tables (float64
@@ -217,17 +221,18 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
 
     Parameters
     ----------
-    x : array_like, core dimension n
+    x : array_like or tensor, core dimension n
         Vectors to rotate, last axis the head dimension.
     cos, sin : array_like, core dimension k, k <= n/2
         cos and sin of the angle of each pair, for example from ``rope.cos_sin``.
-    out : numpy.ndarray, optional
-        Where to write the result; may be ``x`` itself.
+    out : numpy.ndarray or tensor, optional
+        Where to write the result; may be ``x`` itself. Needed for a bfloat16 tensor x, for
+        which NumPy has no dtype to make a new result of.
 
     Returns
     -------
-    numpy.ndarray
-        The rotated vectors: `out` if given, else a new array.
+    numpy.ndarray or tensor
+        The rotated vectors: `out` if given (the caller's object), else a new NumPy array.
 
     See Also
     --------
@@ -256,22 +261,22 @@ def rotate_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /,
         out[2j]     = x[2j] * cos[j] - x[2j + 1] * sin[j]
         out[2j + 1] = x[2j + 1] * cos[j] + x[2j] * sin[j]
 
-    Coordinates from 2*k on are copied unchanged. ``out=x`` rotates in place. Types and
-    keywords as for `rotate`.
+    Coordinates from 2*k on are copied unchanged. ``out=x`` rotates in place. Types, tensors
+    and keywords as for `rotate`.
 
     Parameters
     ----------
-    x : array_like, core dimension n
+    x : array_like or tensor, core dimension n
         Vectors to rotate, last axis the head dimension.
     cos, sin : array_like, core dimension k, k <= n/2
         cos and sin of the angle of each pair.
-    out : numpy.ndarray, optional
+    out : numpy.ndarray or tensor, optional
         Where to write the result; may be ``x`` itself.
 
     Returns
     -------
-    numpy.ndarray
-        The rotated vectors: `out` if given, else a new array.
+    numpy.ndarray or tensor
+        The rotated vectors: `out` if given, else a new NumPy array.
 
     Examples
     --------
@@ -288,8 +293,8 @@ def rotate_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /,
 
 def _gufunc_operand(a: object, name: str) -> object:
     """What a rotate gufunc takes for `a`: a NumPy array as it is (NumPy's gufunc judges it),
-    a bfloat16 array as the array viewing it, anything else as an array_like. Any other uint16
-    array is refused: the gufuncs read uint16 as bfloat16."""
+    a bfloat16 array or a tensor as the array viewing it, anything else as an array_like. Any
+    other uint16 array is refused: the gufuncs read uint16 as bfloat16."""
     if type(a) is np.ndarray and a.dtype.kind not in "uV":
         return a
     view = tensor_view(a, name)
@@ -314,5 +319,10 @@ def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
         gufunc(array, cos, sin, out=_gufunc_operand(out, "out"), **kwargs)
         return out
     if getattr(array, "dtype", None) is BFLOAT16:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(
+                "x is a bfloat16 tensor, and NumPy has no bfloat16 dtype to make a new result "
+                "of: pass out= (a bfloat16 tensor of x's shape; out=x rotates in place)"
+            )
         return gufunc(array, cos, sin, **kwargs).view(x.dtype)
     return gufunc(array, cos, sin, **kwargs)

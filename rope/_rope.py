@@ -32,7 +32,7 @@ from ._scaling import (
     scaled_frequencies,
     uses_length,
 )
-from ._tensors import BFLOAT16, is_bfloat16
+from ._tensors import BFLOAT16, is_bfloat16, tensor_view
 from ._validation import check_array, check_flag, check_positive_int, check_rotary_dim
 
 __all__ = ["Rope", "build_tables", "rotated_one"]
@@ -508,9 +508,9 @@ class Rope:
 
         Parameters
         ----------
-        x : numpy.ndarray of float16, bfloat16, float32 or float64
-            Writeable array whose last axis is this Rope's `dim` (bfloat16 as
-            ``ml_dtypes.bfloat16``).
+        x : numpy.ndarray or tensor of float16, bfloat16, float32 or float64
+            Writeable array whose last axis is this Rope's `dim`, or any CPU tensor with
+            ``__dlpack__`` (torch), as for `rope.apply`.
         pos : int or array_like
             Positions, as for `rope.apply`.
         inverse : bool, default False
@@ -537,7 +537,7 @@ class Rope:
 
         Returns
         -------
-        numpy.ndarray
+        numpy.ndarray or tensor
             `x`, rotated.
 
         Examples
@@ -552,10 +552,11 @@ class Rope:
         >>> thw = np.array([[[0, 1, 1]], [[0, 0, 1]], [[0, 1, 0]]])   # (3, batch, seq)
         >>> _ = mrope.apply(q, thw, layout="bhsd")
         """
-        if rotated_one(self, x, pos, inverse, seq_axis, layout, seq_len, threads):
+        array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
+        if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads):
             return x
-        self._apply_checked(check_array(x), pos, inverse, seq_axis, layout, seq_len,
-                            attention_scaling, threads)
+        self._apply_checked(check_array(x if array is None else array), pos, inverse, seq_axis,
+                            layout, seq_len, attention_scaling, threads)
         return x
 
     def _apply_checked(self, x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,

@@ -34,20 +34,21 @@ _DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
 
 def check_array(x: object, name: str = "x") -> np.ndarray:
     """The NumPy array through which rope rotates `x` in place, else raise: x itself, or a view
-    of its memory for a bfloat16 array."""
+    of its memory for a tensor with ``__dlpack__`` (torch, ...) or a bfloat16 array."""
     if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
             and 0 not in x.strides):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     array = tensor_view(x, name)
     if array is None:
         raise TypeError(
-            f"{name} must be a NumPy array, since rope rotates it in place; got "
-            f"{type(x).__name__}. Convert it first: {name} = np.asarray({name}, dtype=np.float32)"
+            f"{name} must be a NumPy array or a tensor with __dlpack__ (torch, JAX, ...), "
+            f"since rope rotates it in place; got {type(x).__name__}. Convert it first: "
+            f"{name} = np.asarray({name}, dtype=np.float32)"
         )
     if (type(array) is np.ndarray and array.ndim
             and (array.dtype is BFLOAT16 or array.dtype in _DATA_DTYPES)
             and array.flags.writeable and 0 not in array.strides):
-        return array  # a bfloat16 array that passes as above
+        return array  # a tensor or a bfloat16 array that passes as above
     if isinstance(array, np.ma.MaskedArray):
         raise TypeError(
             f"{name} is a masked array; rope would rotate masked values too. Pass "
@@ -70,7 +71,8 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
         raise ValueError(f"{name} is 0-d; rope needs at least one axis (the head dimension)")
     if not array.flags.writeable:
         raise ValueError(
-            f"{name} is read-only and rope rotates in place; pass a writeable copy "
+            f"{name} is read-only (a read-only NumPy array, or a tensor whose library does not "
+            f"let others write it, as JAX's) and rope rotates in place; rotate a writeable copy "
             f"({name}.copy())"
         )
     for axis, (length, stride) in enumerate(zip(array.shape, array.strides)):

@@ -599,6 +599,12 @@ static PyObject *rope_rotate_at_one(PyObject *Py_UNUSED(module), PyObject *const
 }
 
 static PyMethodDef rope_methods[] = {
+    {"dlpack_view", (PyCFunction)(void (*)(void))rope_dlpack_view, METH_FASTCALL,
+     "dlpack_view(capsule, name, /)\n--\n\n"
+     "A NumPy array viewing the memory of the tensor in a DLPack capsule, without a copy:\n"
+     "float16, float32, float64, or for bfloat16 uint16 of dtype bfloat16_bits. Writeable\n"
+     "unless the exporter marks the tensor read-only; the array owns the tensor. `name` is\n"
+     "what errors call it."},
     {"rotate_at_one", (PyCFunction)(void (*)(void))rope_rotate_at_one, METH_FASTCALL,
      "rotate_at_one(x, pos, theta, interleaved, /)\n--\n\n"
      "Rotate every row of a small C-contiguous x at one int position, as rotate_at (or\n"
