@@ -2,8 +2,8 @@
 
 The C core is NumPy gufuncs: `rotate` (half-split pairs), `rotate_interleaved` (adjacent
 pairs) and `cos_sin` (exact tables). `apply` is the whole operation on q/k arrays, and on CPU
-tensors with ``__dlpack__`` (torch), bfloat16 included; `Rope` is a reusable configuration
-(with the context-extension scalings of `frequencies`).
+tensors with ``__dlpack__`` (torch), bfloat16 included, in place or into `out`; `Rope` is a
+reusable configuration (with the context-extension scalings of `frequencies`).
 `score_matrix`, `attention_weights`, `decay_bound`, `scaling_bands` and `score_drift` give the
 numbers that docs/theory.md and the notebooks in examples/ explain.
 """

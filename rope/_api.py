@@ -9,7 +9,7 @@ import numpy as np
 from . import _core
 from ._rope import Rope, rotated_one
 from ._tensors import BFLOAT16, tensor_view
-from ._validation import check_array, check_rotary_dim
+from ._validation import check_array, check_into, check_rotary_dim
 
 __all__ = ["apply", "rotate", "rotate_interleaved"]
 
@@ -78,9 +78,11 @@ def apply(
     mrope_section: object = None,
     mrope_interleaved: bool = False,
     mrope_grouped: bool = False,
+    out: np.ndarray | None = None,
     **params: object,
 ) -> np.ndarray:
-    """Apply rotary positional embeddings to `x` in place and return it.
+    """Apply rotary positional embeddings to `x` in place and return it (or rotate it into
+    `out`).
 
     ``rope.apply(q, 0, layout="bhsd")`` rotates q of shape (batch, heads, seq, dim) by
     positions 0, 1, ... along seq. Name the layout (``"bhsd"``, ``"bshd"``, ``"shd"``,
@@ -150,6 +152,10 @@ def apply(
         Deal the pairs to the axes in turn (Qwen3-VL) instead of in blocks.
     mrope_grouped : bool, default False
         With `mrope_interleaved`, keep each axis's pairs together (Pixtral's 2-D RoPE).
+    out : numpy.ndarray or tensor, optional
+        Rotate x into this writeable array (or tensor) of x's shape and dtype, leaving x as it
+        is (x may then be read-only, such as a JAX array): NumPy's ``out=``. The same bits as
+        in place; ``out=x`` is in place.
     **params
         The scaling family's parameters with Hugging Face's names (``factor``,
         ``original_max_position_embeddings``, ...), or ``partial_rotary_factor``.
@@ -157,7 +163,7 @@ def apply(
     Returns
     -------
     numpy.ndarray or tensor
-        `x` itself, rotated (the caller's object: a torch tensor for a torch tensor).
+        `x` itself, rotated (the caller's object: a torch tensor for a torch tensor); or `out`.
 
     Examples
     --------
@@ -179,25 +185,32 @@ def apply(
     >>> w = rope.apply(np.array([1.0, 0.0]), 8, scaling="linear", factor=4.0)  # 8 -> 8/4
     >>> bool(np.allclose(w, v))
     True
+    >>> k = np.ones((4, 8), dtype=np.float32)          # (seq, dim), left as it is:
+    >>> rotated = rope.apply(k, 0, out=np.empty_like(k))
+    >>> bool(np.array_equal(rotated[1:], k[1:]))
+    False
     """
     if mrope_section is not None or mrope_interleaved is not False or \
             mrope_grouped is not False:
         params = dict(params, mrope_section=mrope_section, mrope_interleaved=mrope_interleaved,
                       mrope_grouped=mrope_grouped)
     config = None
-    array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
-    if array is not None and array.ndim and array.shape[-1]:  # a decode step first
-        config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
-        if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads):
-            return x
-    array = check_array(x if array is None else array)
+    if out is None or out is x:
+        array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
+        if array is not None and array.ndim and array.shape[-1]:  # a decode step first
+            config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+            if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads):
+                return x
+        array = target = check_array(x if array is None else array)
+    else:
+        array, target = check_into(x, out)
     if array.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
         config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
-    config._apply_checked(array, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
-                          threads)
-    return x
+    config._apply_checked(array, target, pos, inverse, seq_axis, layout, seq_len,
+                          attention_scaling, threads)
+    return x if out is None else out
 
 
 def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray | None = None,

@@ -46,21 +46,23 @@ def _split_axis(x_shape: tuple[int, ...], threads: int) -> int | None:
 
 
 def run_split(
-    work: Callable[[np.ndarray, np.ndarray], None],
-    x: np.ndarray,
+    work: Callable[..., None],
+    arrays: tuple[np.ndarray, ...],
     positions: np.ndarray,
     threads: int,
 ) -> None:
-    """Call ``work(x_part, positions_part)`` on `threads` slices of x at once.
+    """Call ``work(*parts, positions_part)`` on `threads` slices of `arrays` at once.
 
+    The arrays (x, and the array it is rotated into) have one shape and are sliced alike.
     `positions` broadcasts to ``x.shape[:-1]`` with ``x.ndim - 1`` dimensions (or is 0-d) and
     is sliced along with x where it is not broadcast. Falls back to one call in the calling
     thread when x is too small or has no leading axis long enough to split.
     """
+    x = arrays[0]
     threads = min(threads, max(x.nbytes // MIN_BYTES_PER_THREAD, 1))
     axis = _split_axis(x.shape, threads) if threads > 1 else None
     if axis is None:
-        work(x, positions)
+        work(*arrays, positions)
         return
     bounds = np.linspace(0, x.shape[axis], threads + 1).astype(int)
     sliced_positions = positions.ndim == x.ndim - 1 and positions.shape[axis] != 1
@@ -68,7 +70,7 @@ def run_split(
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         index = (slice(None),) * axis + (slice(lo, hi),)
         part_positions = positions[index] if sliced_positions else positions
-        jobs.append((x[index], part_positions))
+        jobs.append((*(a[index] for a in arrays), part_positions))
     pool = _executor(threads - 1)
     # The calling thread takes the first slice itself; the pool takes the rest.
     futures = [pool.submit(work, *job) for job in jobs[1:]]

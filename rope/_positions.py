@@ -22,6 +22,7 @@ import numpy as np
 from ._validation import MAX_POSITION, check_positive_int, check_seq_axis
 
 __all__ = [
+    "grouped_rows",
     "offset_positions",
     "packed_positions",
     "parse_layout",
@@ -428,8 +429,10 @@ def planes_sharing_positions(x: np.ndarray,
     return axis, along
 
 
-def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]) -> np.ndarray | None:
-    """x viewed as blocks of rows at one position, for `rotate_rows`, or None.
+def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]
+                           ) -> tuple[int, int] | None:
+    """(axis, rows): x's plane axis to view as blocks of `rows` planes whose rows share a
+    position, for `rotate_rows` (the view: `grouped_rows`), or None.
 
     For an x whose rows of one position lie planes apart (`planes_sharing_positions`),
     rotated plane by plane with prebuilt tables, the tables of every position are read once
@@ -445,8 +448,12 @@ def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]) -> n
     axis = axes[0]
     most = max(_BLOCK_ELEMENTS // max(x.shape[-1], 1), 1)
     rows = max(g for g in range(1, most + 1) if x.shape[axis] % g == 0)
-    if rows == 1:
-        return None
-    shape = x.shape[:axis] + (x.shape[axis] // rows, rows) + x.shape[axis + 1:]
+    return None if rows == 1 else (axis, rows)
+
+
+def grouped_rows(a: np.ndarray, axis: int, rows: int) -> np.ndarray:
+    """The view of `a` whose blocks are `rows` rows of `axis` (see `rows_sharing_positions`):
+    the same view of x and of the array it is rotated into, whatever their strides."""
+    shape = a.shape[:axis] + (a.shape[axis] // rows, rows) + a.shape[axis + 1:]
     # Splitting one axis is always a view (copy=False raises otherwise): still in place.
-    return np.moveaxis(x.reshape(shape, copy=False), axis + 1, -2)
+    return np.moveaxis(a.reshape(shape, copy=False), axis + 1, -2)

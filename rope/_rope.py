@@ -19,6 +19,7 @@ from ._positions import (
     _parsed_layout,
     positions_for,
     rows_for,
+    grouped_rows,
     planes_sharing_positions,
     rows_sharing_positions,
     sequence_axis,
@@ -33,7 +34,13 @@ from ._scaling import (
     uses_length,
 )
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
-from ._validation import check_array, check_flag, check_positive_int, check_rotary_dim
+from ._validation import (
+    check_array,
+    check_flag,
+    check_into,
+    check_positive_int,
+    check_rotary_dim,
+)
 
 __all__ = ["Rope", "build_tables", "rotated_one"]
 
@@ -416,10 +423,11 @@ class Rope:
         return cos, sin
 
     def _rotate(
-        self, x: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies, inverse: bool,
-        attention: float, cache: bool,
+        self, x: np.ndarray, out: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies,
+        inverse: bool, attention: float, cache: bool,
     ) -> None:
-        """Rotate x in place (everything already validated): the one rotating path."""
+        """Rotate x into out, x itself or an array of its shape and dtype apart from it
+        (everything already validated): the one rotating path."""
         theta = scaled.negated if inverse else scaled.theta
         if attention == 1.0:
             rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
@@ -433,15 +441,14 @@ class Rope:
                 else:
                     positions = positions[..., 0]
                 if lead:
-                    rotate_at(x, positions, theta, out=x)
+                    rotate_at(x, positions, theta, out=out)
                 else:
-                    rotate_at(x[None], positions, theta, out=x[None])
+                    rotate_at(x[None], positions, theta, out=out[None])
                 return
             if positions.size * x.shape[-1] == x.size:
                 # A position per vector: blocks of one row, tables built in the loop (by angle
                 # addition), never materialized.
-                rows = x[..., None, :]
-                rotate_at(rows, positions, theta, out=rows)
+                rotate_at(x[..., None, :], positions, theta, out=out[..., None, :])
                 return
             planes = planes_sharing_positions(x, positions.shape)
             if planes is not None:
@@ -451,7 +458,7 @@ class Rope:
                 rotate_seq_at = _core.rotate_interleaved_seq_at if self._interleaved else \
                     _core.rotate_seq_at
                 core = (plane, along, x.ndim - 1)
-                rotate_seq_at(x, positions.squeeze(plane), theta, out=x,
+                rotate_seq_at(x, positions.squeeze(plane), theta, out=out,
                               axes=[core, (along - 1,), (0,), core])
                 return
         # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
@@ -461,43 +468,43 @@ class Rope:
             cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
         else:  # a thread's slice: its own positions, not worth displacing the cached tables
             cos, sin = build_tables(positions, theta, attention, dtype)
-        self._rotate_by_tables(x, cos, sin, positions.shape)
+        self._rotate_by_tables(x, out, cos, sin, positions.shape)
 
-    def _rotate_by_tables(self, x: np.ndarray, cos: np.ndarray, sin: np.ndarray,
-                          positions_shape: tuple[int, ...]) -> None:
-        """Rotate x in place by tables that broadcast against its leading axes."""
+    def _rotate_by_tables(self, x: np.ndarray, out: np.ndarray, cos: np.ndarray,
+                          sin: np.ndarray, positions_shape: tuple[int, ...]) -> None:
+        """Rotate x into out by tables that broadcast against their leading axes."""
         blocks = rows_sharing_positions(x, positions_shape)
         if blocks is not None:  # a few heads at a time, each table row read once for them
             rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
-            rotate(blocks, cos, sin, out=blocks)
+            rotate(grouped_rows(x, *blocks), cos, sin, out=grouped_rows(out, *blocks))
             return
         rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
-        rotate(x, cos, sin, out=x)
+        rotate(x, cos, sin, out=out)
 
     def _rotate_rows(
-        self, x: np.ndarray, rows: np.ndarray, scaled: ScaledFrequencies, inverse: bool,
-        attention: float, threads: int,
+        self, x: np.ndarray, out: np.ndarray, rows: np.ndarray, scaled: ScaledFrequencies,
+        inverse: bool, attention: float, threads: int,
     ) -> None:
-        """Rotate x in place by M-RoPE's rows of positions (one per axis of mrope_section)."""
+        """Rotate x into out by M-RoPE's rows of positions (one per axis of mrope_section)."""
         cos, sin = self._cached_tables(rows, scaled, _table_dtype(x), inverse, attention, True)
         shape = cos.shape[:-1]
         if threads == 1:
-            self._rotate_by_tables(x, cos, sin, shape)
+            self._rotate_by_tables(x, out, cos, sin, shape)
             return
         # The threads split x along a leading axis and slice what they are given with it: an
         # index into the tables, whose rows each thread then gathers for its slice.
         flat_cos, flat_sin = cos.reshape(-1, cos.shape[-1]), sin.reshape(-1, sin.shape[-1])
         index = np.arange(flat_cos.shape[0]).reshape(shape)
-        run_split(lambda part, part_index: self._rotate_by_tables(
-            part, flat_cos[part_index], flat_sin[part_index], part_index.shape),
-            x, index, threads)
+        run_split(lambda part, part_out, part_index: self._rotate_by_tables(
+            part, part_out, flat_cos[part_index], flat_sin[part_index], part_index.shape),
+            (x, out), index, threads)
 
     def apply(
         self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int | None = None,
         layout: str | None = None, seq_len: int | None = None, attention_scaling: bool = True,
-        threads: int = 1,
+        threads: int = 1, out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Rotate `x` in place by this configuration and return it.
+        """Rotate `x` in place by this configuration and return it (or rotate it into `out`).
 
         Name x's layout (``layout="bhsd"``, ``"bshd"``, ``"shd"``, ``"thd"``, ...) or its
         `seq_axis` whenever x has more than two axes and `pos` runs along its sequence (an int
@@ -534,11 +541,14 @@ class Rope:
             rotation norm-preserving, for callers who scale the logits themselves.
         threads : int, default 1
             Rotate with up to this many threads, as for `rope.apply`.
+        out : numpy.ndarray or tensor, optional
+            Rotate into this writeable array of x's shape and dtype, leaving x as it is (x may
+            then be read-only), as for `rope.apply`.
 
         Returns
         -------
         numpy.ndarray or tensor
-            `x`, rotated.
+            `x`, rotated; or `out`.
 
         Examples
         --------
@@ -552,16 +562,21 @@ class Rope:
         >>> thw = np.array([[[0, 1, 1]], [[0, 0, 1]], [[0, 1, 0]]])   # (3, batch, seq)
         >>> _ = mrope.apply(q, thw, layout="bhsd")
         """
-        array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
-        if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads):
-            return x
-        self._apply_checked(check_array(x if array is None else array), pos, inverse, seq_axis,
-                            layout, seq_len, attention_scaling, threads)
-        return x
+        if out is None or out is x:
+            array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
+            if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads):
+                return x
+            array = target = check_array(x if array is None else array)
+        else:
+            array, target = check_into(x, out)
+        self._apply_checked(array, target, pos, inverse, seq_axis, layout, seq_len,
+                            attention_scaling, threads)
+        return x if out is None else out
 
-    def _apply_checked(self, x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
+    def _apply_checked(self, x, out, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
                        threads):
-        """`apply` for an x that has passed check_array (rope.apply checks it first)."""
+        """`apply` of arrays that have passed check_array or check_into: rotate x into out
+        (x itself, or apart from it)."""
         if x.shape[-1] != self._dim:
             raise ValueError(
                 f"x has head dimension {x.shape[-1]} (its last axis) but this Rope was built for "
@@ -577,14 +592,13 @@ class Rope:
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
         if rows is not None:
-            self._rotate_rows(x, rows, scaled, inverse, attention, threads)
+            self._rotate_rows(x, out, rows, scaled, inverse, attention, threads)
         elif threads == 1:
-            self._rotate(x, positions, scaled, inverse, attention, cache=True)
+            self._rotate(x, out, positions, scaled, inverse, attention, cache=True)
         else:
-            run_split(lambda part, part_positions: self._rotate(
-                part, part_positions, scaled, inverse, attention, cache=False),
-                x, positions, threads)
-        return x
+            run_split(lambda part, part_out, part_positions: self._rotate(
+                part, part_out, part_positions, scaled, inverse, attention, cache=False),
+                (x, out), positions, threads)
 
     # -- Hugging Face ---------------------------------------------------------------------
 

@@ -18,10 +18,12 @@ __all__ = [
     "check_array",
     "check_base",
     "check_flag",
+    "check_into",
     "check_rotary_dim",
     "check_seq_axis",
     "check_int",
     "check_positive_int",
+    "dtype_name",
 ]
 
 #: Largest |position|: beyond 2**53 integers are no longer exact in float64, and the angle
@@ -32,9 +34,11 @@ _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 _DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
 
 
-def check_array(x: object, name: str = "x") -> np.ndarray:
+def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.ndarray:
     """The NumPy array through which rope rotates `x` in place, else raise: x itself, or a view
-    of its memory for a tensor with ``__dlpack__`` (torch, ...) or a bfloat16 array."""
+    of its memory for a tensor with ``__dlpack__`` (torch, ...) or a bfloat16 array. With
+    `writeable` False (an x rotated into another array), x is only read: it may be read-only
+    and repeat elements (stride 0)."""
     if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
             and 0 not in x.strides):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
@@ -47,8 +51,8 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
         )
     if (type(array) is np.ndarray and array.ndim
             and (array.dtype is BFLOAT16 or array.dtype in _DATA_DTYPES)
-            and array.flags.writeable and 0 not in array.strides):
-        return array  # a tensor or a bfloat16 array that passes as above
+            and (not writeable or array.flags.writeable and 0 not in array.strides)):
+        return array  # a tensor, a bfloat16 array or an x only read, that passes as above
     if isinstance(array, np.ma.MaskedArray):
         raise TypeError(
             f"{name} is a masked array; rope would rotate masked values too. Pass "
@@ -69,10 +73,13 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
         )
     if array.ndim == 0:
         raise ValueError(f"{name} is 0-d; rope needs at least one axis (the head dimension)")
+    if not writeable:
+        return array
     if not array.flags.writeable:
         raise ValueError(
             f"{name} is read-only (a read-only NumPy array, or a tensor whose library does not "
-            f"let others write it, as JAX's) and rope rotates in place; rotate a writeable copy "
+            f"let others write it, as JAX's) and rope rotates in place: rotate it into a "
+            f"writeable array of its shape and dtype with out=, or rotate a writeable copy "
             f"({name}.copy())"
         )
     for axis, (length, stride) in enumerate(zip(array.shape, array.strides)):
@@ -85,6 +92,37 @@ def check_array(x: object, name: str = "x") -> np.ndarray:
                 f"({name} = {name}.copy())"
             )
     return array
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """The name of a data type as rope's messages give it (bfloat16 for BFLOAT16)."""
+    return "bfloat16" if dtype is BFLOAT16 else str(dtype)
+
+
+def check_into(x: object, out: object) -> tuple[np.ndarray, np.ndarray]:
+    """(the array rope reads, the array it writes) to rotate `x` into `out`: out a writeable
+    array (or tensor) of x's shape and dtype. Where out shares memory with x, x is read into a
+    copy first (the same memory, element for element, is x itself: rotated in place)."""
+    array = check_array(x, writeable=False)
+    target = check_array(out, "out")
+    if target.shape != array.shape:
+        raise ValueError(
+            f"out has shape {target.shape} but x has shape {array.shape}; rope rotates x into "
+            f"an out of its own shape (out=x rotates in place)"
+        )
+    if target.dtype != array.dtype or (target.dtype is BFLOAT16) != (array.dtype is BFLOAT16):
+        raise TypeError(
+            f"out has dtype {dtype_name(target.dtype)} but x has {dtype_name(array.dtype)}; "
+            f"rope rotates x into an out of its own dtype (convert the result afterwards)"
+        )
+    if np.may_share_memory(array, target):
+        same = (array.__array_interface__["data"][0] == target.__array_interface__["data"][0]
+                and array.strides == target.strides)
+        if same:
+            return target, target
+        if np.shares_memory(array, target):
+            array = array.copy()
+    return array, target
 
 
 def check_int(value: object, name: str, what: str = "an integer") -> int:

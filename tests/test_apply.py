@@ -5,7 +5,7 @@ import pytest
 import rope
 from rope import _core
 from rope import reference
-from rope._positions import rows_sharing_positions
+from rope._positions import grouped_rows, rows_sharing_positions
 
 from conftest import random_array, tolerance
 
@@ -162,7 +162,7 @@ def test_heads_with_prebuilt_tables_a_few_at_a_time(dtype, interleaved, heads, d
     # rotating head by head with the same tables.
     x = random_array((2, heads, 33, dim), dtype)
     pos = np.arange(33) + 1000
-    blocks = rows_sharing_positions(x, (1, 1, 33))
+    blocks = grouped_rows(x, *rows_sharing_positions(x, (1, 1, 33)))
     assert blocks.shape == (2, heads // rows, 33, rows, dim)
     assert np.shares_memory(blocks, x)
     r = rope.Rope(dim, interleaved=interleaved, scaling="yarn", factor=4.0,

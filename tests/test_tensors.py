@@ -97,18 +97,23 @@ def test_tensor_outside_cpu_memory_is_refused_before_export(device, name):
     before = memory.copy()
     with pytest.raises(ValueError, match=f"{name}.*CPU memory"):
         rope.apply(tensor, 0)
+    with pytest.raises(ValueError, match="CPU memory"):
+        rope.apply(np.zeros((4, 8), np.float32), 0, out=tensor)
     assert tensor.exports == 0
     np.testing.assert_array_equal(memory, before)
 
 
-def test_read_only_tensor_is_refused():
+def test_read_only_tensor_is_refused_and_can_be_rotated_into_out():
     # A read-only exporter (JAX's arrays) says so in its capsule's flags.
     memory = random_array((4, 8), np.float32)
     memory.flags.writeable = False
     before = memory.copy()
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(ValueError, match="read-only.*out="):
         rope.apply(Exporter(memory), 0)
     np.testing.assert_array_equal(memory, before)
+    out = np.empty_like(memory)
+    assert rope.apply(Exporter(memory), 2, out=out) is out
+    np.testing.assert_array_equal(out, rotated_copy(memory, 2))
     # DLPack before 1.0 cannot say read-only: NumPy refuses to export, and rope says why
     with pytest.raises(ValueError, match="cannot lend rope its memory.*readonly"):
         rope.apply(Exporter(memory, versioned=False), 0)

@@ -72,7 +72,7 @@ def test_run_split_gives_every_thread_a_disjoint_slice():
         seen.append((part.shape, part_positions.shape))
         part += 1
 
-    _parallel.run_split(work, x, positions, 3)
+    _parallel.run_split(work, (x,), positions, 3)
     assert sorted(seen) == [((3, 3, 8, 64), (3, 1, 1)), ((3, 3, 8, 64), (3, 1, 1)),
                             ((4, 3, 8, 64), (4, 1, 1))]
     np.testing.assert_array_equal(x, 1)               # every element once, none twice
