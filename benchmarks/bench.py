@@ -456,6 +456,109 @@ def decode_case(repeats, rng) -> None:
     target(f"{case}: rope.apply", 1.3, case, "rope.apply")
 
 
+def bfloat16_values(shape, rng) -> np.ndarray:
+    """Normal values as bfloat16, in rope's dtype for it (uint16 bits), every page written."""
+    values = rng.standard_normal(shape, dtype=np.float32)
+    bits = ((values.view(np.uint32) + 0x8000) >> 16).astype(np.uint16)  # nearest, ties away
+    return bits.view(_core.bfloat16_bits)
+
+
+def torch_bfloat16(x: np.ndarray):
+    """A torch.bfloat16 tensor of the memory of x (rope's bfloat16 bits)."""
+    return torch.from_numpy(x.view(np.int16)).view(torch.bfloat16)
+
+
+def bfloat16_case(layout, interleaved, repeats, rng) -> None:
+    """bfloat16 data (rope's uint16 bits; ml_dtypes arrays and torch tensors reach the same
+    loops) on one layout, against the roof of its bytes; a torch.bfloat16 tensor of the same
+    memory; transformers' rotation of that tensor in bfloat16."""
+    shape = LAYOUTS[layout]
+    x, copy_dst = bfloat16_values(shape, rng), bfloat16_values(shape, rng)
+    pos = rope.packed_positions(np.arange(0, shape[0] + 1, 1024)) if layout == "thd" else 0
+    impls = roofs(x, copy_dst)
+    impls["rope.apply"] = lambda: rope.apply(x, pos, layout=layout, interleaved=interleaved)
+    cached = rope.Rope(shape[-1], interleaved=interleaved)
+    impls["rope.Rope (reused)"] = lambda: cached.apply(x, pos, layout=layout)
+    if torch is not None:
+        tx = torch_bfloat16(x)
+        impls["rope.apply, torch tensor"] = lambda: rope.apply(tx, pos, layout=layout,
+                                                               interleaved=interleaved)
+        if not interleaved and layout in ("shd", "bhsd"):
+            pos_shape = [1] * (len(shape) - 1)
+            pos_shape[layout.index("s")] = shape[layout.index("s")]
+            hc, hs = hf_tables(np.arange(shape[layout.index("s")]).reshape(pos_shape),
+                               rope.frequencies(shape[-1]), False, np.float32)
+            tc, ts = (torch.from_numpy(t).to(torch.bfloat16) for t in (hc, hs))
+            u1, u2 = torch.empty_like(tx), torch.empty_like(tx)
+            impls["torch HF-style"] = lambda: torch_hf(tx, tc, ts, u1, u2)
+    case = f"bfloat16 {'inter' if interleaved else 'split'} {layout} {shape}"
+    report(case, timed(impls, repeats), x.nbytes, roof_of(impls))
+    if EVICT is not None:
+        target(f"cold {case}", 1.3, case, "rope.apply")
+
+
+def bfloat16_levels_case(shape, repeats, rng) -> None:
+    """bfloat16 (seq, heads, dim) at every SIMD level this CPU runs (avx512bf16: avx512 with
+    the results narrowed by vcvtneps2bf16): rope.apply, and the kernel alone (prebuilt
+    tables)."""
+    x, copy_dst = bfloat16_values(shape, rng), bfloat16_values(shape, rng)
+    cos, sin = _core.cos_sin(np.arange(shape[0])[:, None], rope.frequencies(shape[-1]),
+                             dtype=np.float32)
+    current = rope.simd_level()
+
+    def at(level, run):
+        def run_at_level():
+            rope.set_simd_level(level)
+            run()
+        return run_at_level
+
+    impls = roofs(x, copy_dst)
+    for level in rope.simd_levels():
+        impls[f"rope.apply [{level}]"] = at(level, lambda: rope.apply(x, 0, layout="shd"))
+        impls[f"prebuilt tables [{level}]"] = at(level, lambda: _core.rotate(x, cos, sin, out=x))
+    try:
+        report(f"bfloat16 split {shape} levels", timed(impls, repeats), x.nbytes,
+               roof_of(impls))
+    finally:
+        rope.set_simd_level(current)
+
+
+def torch_case(dtype, repeats, rng) -> None:
+    """A torch tensor (read through its DLPack view) against a NumPy array of the same memory,
+    (seq, heads, dim) from memory."""
+    if torch is None:
+        return
+    shape = LAYOUTS["shd"]
+    x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
+    t = torch.from_numpy(x)
+    impls = roofs(x, copy_dst)
+    impls["rope.apply, NumPy array"] = lambda: rope.apply(x, 0, layout="shd")
+    impls["rope.apply, torch tensor"] = lambda: rope.apply(t, 0, layout="shd")
+    report(f"torch {np.dtype(dtype).name} shd {shape}", timed(impls, repeats), x.nbytes,
+           roof_of(impls))
+
+
+def torch_decode_case(repeats, rng) -> None:
+    """One token of (1, 32, 128) as a torch tensor against a NumPy array of the same memory:
+    the difference is what reading a tensor costs (its DLPack view), per call."""
+    if torch is None:
+        return
+    x = touched((1, 32, 128), np.float32, rng)
+    t, tb = torch.from_numpy(x), torch_bfloat16(bfloat16_values((1, 32, 128), rng))
+    impls = {
+        "rope.apply, NumPy array": lambda: rope.apply(x, 4096, layout="shd"),
+        "rope.apply, torch tensor": lambda: rope.apply(t, 4096, layout="shd"),
+        "rope.apply, torch bfloat16": lambda: rope.apply(tb, 4096, layout="shd"),
+    }
+    case = "decode torch (1, 32, 128)"
+    samples = timed(impls, repeats, calls=200)
+    report(case, samples, x.nbytes, ("rope.apply, NumPy array",))
+    for name in ("torch tensor", "torch bfloat16"):
+        extra = np.min(samples[f"rope.apply, {name}"]) - np.min(samples["rope.apply, NumPy array"])
+        ROWS.append((case, f"{name} - NumPy array, us", 0, 0, 0, f"{extra * 1e6:+.2f}"))
+        target(f"{case}: {name}, us above NumPy's", 1.0, case, f"{name} - NumPy array, us")
+
+
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -495,9 +598,15 @@ def main() -> None:
             for layout in layouts:
                 layout_case(layout, dtype, interleaved, repeats, rng,
                             slow_refs=not args.quick or dtype == np.float32)
+    for interleaved in (False, True):
+        for layout in layouts:
+            bfloat16_case(layout, interleaved, repeats, rng)
+    for dtype in (np.float32, np.float16):
+        torch_case(dtype, repeats, rng)
     for mib in (0.25, 4) if args.quick else (0.25, 1, 4, 16):
         warm_case(mib, np.float32, repeats, rng, slow_refs=not args.quick)
     decode_case(repeats, rng)
+    torch_decode_case(repeats, rng)
     tables_case(repeats)
     for dtype in (np.float32, np.float16):
         strided_case((4096, 32, 128), 0, dtype, repeats, rng)
@@ -507,6 +616,8 @@ def main() -> None:
     if AGAINST_CORE is None and not args.quick:  # the levels of this build only
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)
+        for shape in ((4096, 32, 128), (256, 32, 128)):  # from memory, and from the caches
+            bfloat16_levels_case(shape, repeats, rng)
 
     lines = table_lines(repeats)
     print("\n".join(lines))
