@@ -13,6 +13,7 @@ import os as _os
 
 from . import alternatives, reference
 from ._api import apply, rotate, rotate_interleaved
+from ._cache import clear_cache
 from ._core import cos_sin, set_simd_level, simd_level, simd_levels
 from ._explore import (
     ScalingBands,
@@ -36,6 +37,7 @@ __all__ = [
     "attention_factor",
     "attention_weights",
     "base_scale",
+    "clear_cache",
     "cos_sin",
     "decay_bound",
     "frequencies",

@@ -39,15 +39,21 @@ def _cached_rope(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
                 interleaved=_thawed(interleaved), **{k: _thawed(v) for k, v in params})
 
 
-
 @functools.lru_cache(maxsize=8)
 def _cached_plain_rope(dim, base, scaling, rotary_dim, interleaved) -> Rope:
     return Rope(dim, base, scaling, rotary_dim=rotary_dim, interleaved=interleaved)
 
 
+def forget_ropes() -> None:
+    """Forget the Ropes of recent calls (`rope.clear_cache`)."""
+    _cached_rope.cache_clear()
+    _cached_plain_rope.cache_clear()
+
+
 def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
-    """The Rope of an apply call. Recent configurations are kept (a few, each with its last
-    tables), so rope.apply on q then k at the same positions builds the tables once too."""
+    """The Rope of an apply call. Recent configurations are kept (a few; their tables go to the
+    shared, bounded table cache), so rope.apply on q then k at the same positions builds the
+    tables once too."""
     if not params and (scaling is None or type(scaling) is str) and type(base) in (float, int) \
             and type(interleaved) is bool and (rotary_dim is None or type(rotary_dim) is int):
         # The common call, keyed without freezing (a decode step costs only microseconds);

@@ -6,13 +6,12 @@ tables once (it keeps the last positions' tables), so k costs only the streaming
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
 import numpy as np
 
-from . import _core
+from . import _cache, _core
 from ._mrope import pair_axes
 from ._parallel import run_split
 from ._positions import (
@@ -59,6 +58,19 @@ def build_tables(
     cos *= attention
     sin *= attention
     return cos.astype(dtype, copy=False), sin.astype(dtype, copy=False)
+
+
+#: Tables of at most this many bytes are kept for the rotations that would otherwise build
+#: them in their loop (rotate_at, rotate_seq_at): small enough to stay in a core's cache
+#: while x streams past them, so a call that finds them kept reads little more than x.
+KEEP_BYTES = 4 << 20
+
+
+def _positions_key(positions: np.ndarray) -> tuple:
+    """What identifies positions cheaply: dtype, shape, first and last (the cache compares the
+    rest)."""
+    ends = (positions.item(0), positions.item(-1)) if positions.size else ()
+    return (positions.dtype, positions.shape, *ends)
 
 
 def _table_dtype(x: np.ndarray) -> np.dtype:
@@ -121,8 +133,7 @@ class Rope:
     """
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
-                 "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length",
-                 "_tables", "_lock")
+                 "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length")
 
     def __init__(
         self,
@@ -187,8 +198,6 @@ class Rope:
             self._default.attention_factor == 1.0 else None
         set_(self, "_one_theta", one)
         set_(self, "_by_length", None)  # (length key, ScaledFrequencies) of the last length used
-        set_(self, "_tables", None)  # (key, positions, cos, sin) of the last call
-        set_(self, "_lock", threading.Lock())
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Rope is immutable; build a new one with the changed configuration")
@@ -404,13 +413,12 @@ class Rope:
         self, positions: np.ndarray, scaled: ScaledFrequencies, dtype: np.dtype, inverse: bool,
         attention: float, rows: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Tables of `positions`; `rows`: one row of positions per axis of `mrope_section`."""
-        key = (id(scaled), dtype, inverse, attention, positions.dtype, positions.shape, rows)
-        with self._lock:
-            cached = self._tables
-        if cached is not None and cached[0] == key and cached[1][0] is scaled and \
-                np.array_equal(cached[1][1], positions):
-            return cached[2], cached[3]
+        """Exact tables of `positions`, kept in the table cache; `rows`: one row of positions
+        per axis of `mrope_section`."""
+        key = ("exact", id(scaled), dtype, inverse, attention, rows, *_positions_key(positions))
+        kept = _cache.tables.get(key, scaled, positions)
+        if kept is not None:
+            return kept
         theta = scaled.negated if inverse else scaled.theta
         if rows:
             cos, sin = self._axes.tables(
@@ -418,9 +426,31 @@ class Rope:
         else:
             cos, sin = build_tables(positions, theta, attention, dtype)
         cos.flags.writeable = sin.flags.writeable = False
-        with self._lock:
-            object.__setattr__(self, "_tables", (key, (scaled, positions.copy()), cos, sin))
+        _cache.tables.put(key, scaled, positions, (cos, sin), cos.nbytes + sin.nbytes)
         return cos, sin
+
+    def _kept_tables(
+        self, x: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies, theta: np.ndarray,
+        inverse: bool,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The tables rotate_at would build in its loop for `positions` (shared along x's
+        next-to-last axis: shape (..., 1)), kept in the table cache, as rows for rotate_rows
+        (shape (..., k)); or None where keeping them does not pay: tables larger than half of
+        x or than KEEP_BYTES (they would no longer stay in cache while x streams past)."""
+        dtype = _table_dtype(x)
+        nbytes = positions.size * theta.size * 2 * dtype.itemsize
+        if nbytes > KEEP_BYTES or 2 * nbytes > x.nbytes:
+            return None
+        key = ("added", id(scaled), dtype, inverse, *_positions_key(positions))
+        kept = _cache.tables.get(key, scaled, positions)
+        if kept is None:
+            # The same bits as rotate_at's tables (angle addition from exact ones): a call
+            # that finds them kept rotates exactly as one that builds them in its loop.
+            both = _core.tables(positions[..., 0], theta, dtype=dtype)
+            both.flags.writeable = False
+            kept = both[..., 0, :], both[..., 1, :]
+            _cache.tables.put(key, scaled, positions, kept, both.nbytes)
+        return kept
 
     def _rotate(
         self, x: np.ndarray, out: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies,
@@ -429,6 +459,18 @@ class Rope:
         """Rotate x into out, x itself or an array of its shape and dtype apart from it
         (everything already validated): the one rotating path."""
         theta = scaled.negated if inverse else scaled.theta
+        if attention == 1.0 and cache and positions.size > 1 and x.dtype != np.float64 and \
+                positions.shape[-1] == 1 < x.shape[-2]:
+            # The rows of a position next to each other (the heads of a token), whose kept
+            # tables rotate_rows reads once for them. (float64 data: rotate_at builds exact
+            # tables, as every other path. Rows of a position planes apart: rotate_seq_at's
+            # blocks of tables, in cache, beat any kept tables read once per plane.)
+            kept = self._kept_tables(x, positions, scaled, theta, inverse)
+            if kept is not None:
+                rotate = _core.rotate_interleaved_rows if self._interleaved else \
+                    _core.rotate_rows
+                rotate(x, *kept, out=out)
+                return
         if attention == 1.0:
             rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
             lead = x.ndim - 1
@@ -473,6 +515,14 @@ class Rope:
     def _rotate_by_tables(self, x: np.ndarray, out: np.ndarray, cos: np.ndarray,
                           sin: np.ndarray, positions_shape: tuple[int, ...]) -> None:
         """Rotate x into out by tables that broadcast against their leading axes."""
+        if len(positions_shape) == x.ndim - 1 > 0 and positions_shape[-1] == 1 < x.shape[-2]:
+            # The rows of a position are next to each other (the heads of a token): one block
+            # of rows per table row, one loop call for all (NumPy's iterator would otherwise
+            # call the loop once per position, as the tables' zero stride keeps it from
+            # joining the axes).
+            rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
+            rotate(x, cos[..., 0, :], sin[..., 0, :], out=out)
+            return
         blocks = rows_sharing_positions(x, positions_shape)
         if blocks is not None:  # a few heads at a time, each table row read once for them
             rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows

@@ -1,0 +1,94 @@
+"""The tables rope keeps between calls: the same bits found or built, bounded, clearable."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import rope
+import rope._rope
+from rope import _cache
+
+from conftest import BFLOAT16, random_array, tolerance, widened
+from test_apply import expected
+
+
+@pytest.fixture
+def empty_cache():
+    rope.clear_cache()
+    yield
+    rope.clear_cache()
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("seq", [2, 40, 64, 100, 300])
+@pytest.mark.parametrize("layout", ["shd", "bshd", "thd"])
+def test_kept_tables_rotate_as_the_loop_builds_them(empty_cache, monkeypatch, dtype,
+                                                    interleaved, seq, layout, simd_level):
+    """A call that finds the tables kept (k after q), one that builds and keeps them, and one
+    that builds them in the rotation's loop (nothing kept): the same bits."""
+    shape = {"shd": (seq, 4, 64), "bshd": (2, seq, 4, 64), "thd": (seq, 4, 64)}[layout]
+    x = random_array(shape, dtype)
+    pos = np.arange(seq) * 3 + 7 if layout == "thd" else 7  # thd: positions per token
+    r = rope.Rope(64, interleaved=interleaved)
+    built, found, in_loop = x.copy(), x.copy(), x.copy()
+    r.apply(built, pos, layout=layout)
+    assert _cache.tables.nbytes > 0
+    r.apply(found, pos, layout=layout)
+    monkeypatch.setattr(rope._rope, "KEEP_BYTES", 0)
+    rope.clear_cache()
+    r.apply(in_loop, pos, layout=layout)
+    assert _cache.tables.nbytes == 0
+    np.testing.assert_array_equal(built.view(np.uint8), in_loop.view(np.uint8))
+    np.testing.assert_array_equal(found.view(np.uint8), in_loop.view(np.uint8))
+    positions = np.arange(seq) * 3 + 7 if layout == "thd" else np.arange(seq) + 7
+    seq_axis = layout.index("s" if layout != "thd" else "t") - len(layout)
+    want = expected(widened(x), positions, seq_axis, interleaved=interleaved)
+    np.testing.assert_allclose(widened(found), want, rtol=0,
+                               atol=tolerance(dtype) * np.abs(want).max())
+
+
+def test_other_positions_are_not_taken_for_kept_ones(empty_cache):
+    """Same shape, same first and last position, one position in between differs."""
+    r = rope.Rope(16)
+    x = random_array((5, 2, 16), np.float32)
+    a, b = x.copy(), x.copy()
+    r.apply(a, np.array([0, 1, 2, 3, 4])[:, None], layout="shd")
+    r.apply(b, np.array([0, 1, 9, 3, 4])[:, None], layout="shd")
+    want = expected(x, np.array([0, 1, 9, 3, 4]), -3)
+    np.testing.assert_allclose(b, want, rtol=0, atol=4 * tolerance(np.float32))
+    assert not np.array_equal(a[2], b[2])
+
+
+def test_kept_tables_are_bounded_and_cleared(empty_cache, monkeypatch):
+    """Eight configurations in turn on long sequences keep at most the bound; clear_cache
+    returns the memory (the arrays' tables are traced by NumPy's allocator)."""
+    monkeypatch.setattr(_cache.tables, "max_bytes", 3 << 20)
+    x = np.zeros((4096, 2, 128), np.float32)           # 4 MiB of tables per configuration
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for base in range(8):
+            rope.apply(x, 0, layout="shd", base=10000.0 + base, scaling="yarn", factor=2.0,
+                       original_max_position_embeddings=1024)  # exact tables (the factor)
+            rope.apply(x[:1024], 0, layout="shd", base=20000.0 + base)  # kept, 1 MiB
+            assert _cache.tables.nbytes <= 3 << 20
+        held = tracemalloc.get_traced_memory()[0] - before
+        rope.clear_cache()
+        cleared = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held <= (3 << 20) + (1 << 20), held
+    assert _cache.tables.nbytes == 0
+    assert cleared < 1 << 20, cleared
+
+
+def test_rope_tables_found_again_until_cleared(empty_cache):
+    r = rope.Rope(8)
+    cos, sin = r.tables(np.arange(5), np.float64)
+    assert r.tables(np.arange(5), np.float64)[0] is cos
+    assert not cos.flags.writeable
+    rope.clear_cache()
+    again = r.tables(np.arange(5), np.float64)[0]
+    assert again is not cos
+    np.testing.assert_array_equal(again, cos)
