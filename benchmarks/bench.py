@@ -570,6 +570,11 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+#: The groups of cases, in the order they run (--only picks some).
+GROUPS = ("layouts", "bfloat16", "torch", "warm", "decode", "tables", "strided", "threads",
+          "levels")
+
+
 def main() -> None:
     global EVICT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -583,7 +588,12 @@ def main() -> None:
                         help="also write the table into this page (docs/performance.md), "
                              "between its bench:latest markers, moving the previous one to "
                              "its history")
+    parser.add_argument("--only", metavar="GROUPS", default=None,
+                        help="comma-separated groups to run, of: " + ", ".join(GROUPS))
     args = parser.parse_args()
+    only = set(GROUPS if args.only is None else args.only.split(","))
+    if not only <= set(GROUPS):
+        parser.error(f"--only takes groups of {', '.join(GROUPS)}")
     global AGAINST_CORE
     if args.against:
         AGAINST_CORE = load_core(args.against)
@@ -593,27 +603,35 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     layouts = ["shd", "bhsd"] if args.quick else list(LAYOUTS)
-    for dtype in (np.float32, np.float16):
+    if "layouts" in only:
+        for dtype in (np.float32, np.float16):
+            for interleaved in (False, True):
+                for layout in layouts:
+                    layout_case(layout, dtype, interleaved, repeats, rng,
+                                slow_refs=not args.quick or dtype == np.float32)
+    if "bfloat16" in only:
         for interleaved in (False, True):
             for layout in layouts:
-                layout_case(layout, dtype, interleaved, repeats, rng,
-                            slow_refs=not args.quick or dtype == np.float32)
-    for interleaved in (False, True):
-        for layout in layouts:
-            bfloat16_case(layout, interleaved, repeats, rng)
-    for dtype in (np.float32, np.float16):
-        torch_case(dtype, repeats, rng)
-    for mib in (0.25, 4) if args.quick else (0.25, 1, 4, 16):
-        warm_case(mib, np.float32, repeats, rng, slow_refs=not args.quick)
-    decode_case(repeats, rng)
-    torch_decode_case(repeats, rng)
-    tables_case(repeats)
-    for dtype in (np.float32, np.float16):
-        strided_case((4096, 32, 128), 0, dtype, repeats, rng)
-    for warm in (False, True):
-        threads_case((1024, 8, 128) if warm else (4096, 32, 128), np.float32, repeats, rng,
-                     warm)
-    if AGAINST_CORE is None and not args.quick:  # the levels of this build only
+                bfloat16_case(layout, interleaved, repeats, rng)
+    if "torch" in only:
+        for dtype in (np.float32, np.float16):
+            torch_case(dtype, repeats, rng)
+    if "warm" in only:
+        for mib in (0.25, 4) if args.quick else (0.25, 1, 4, 16):
+            warm_case(mib, np.float32, repeats, rng, slow_refs=not args.quick)
+    if "decode" in only:
+        decode_case(repeats, rng)
+        torch_decode_case(repeats, rng)
+    if "tables" in only:
+        tables_case(repeats)
+    if "strided" in only:
+        for dtype in (np.float32, np.float16):
+            strided_case((4096, 32, 128), 0, dtype, repeats, rng)
+    if "threads" in only:
+        for warm in (False, True):
+            threads_case((1024, 8, 128) if warm else (4096, 32, 128), np.float32, repeats,
+                         rng, warm)
+    if "levels" in only and AGAINST_CORE is None and not args.quick:  # this build's levels
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)
         for shape in ((4096, 32, 128), (256, 32, 128)):  # from memory, and from the caches
