@@ -76,7 +76,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("other", help="the other checkout, its extension built in place")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cases", default="", help="only the cases whose name contains this")
     args = parser.parse_args()
+    global CASES
+    CASES = [case for case in CASES if args.cases in case[0]]
     this, other = {c[0]: [] for c in CASES}, {c[0]: [] for c in CASES}
     for _ in range(args.rounds):
         for runs, checkout in ((this, THIS), (other, args.other)):

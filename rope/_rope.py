@@ -60,10 +60,13 @@ def build_tables(
     return cos.astype(dtype, copy=False), sin.astype(dtype, copy=False)
 
 
-#: Tables of at most this many bytes are kept for the rotations that would otherwise build
-#: them in their loop (rotate_at, rotate_seq_at): small enough to stay in a core's cache
-#: while x streams past them, so a call that finds them kept reads little more than x.
+#: Tables of at most KEEP_BYTES are kept for the rotations that would otherwise build them in
+#: their loop (rotate_at), for an x of at most KEEP_X_BYTES: an x that size is likely in cache
+#: (q and k just written by their projection), where building the tables costs as much as
+#: rotating; a larger x streams from memory, which hides the build, while kept tables read
+#: beside it slow the stream.
 KEEP_BYTES = 4 << 20
+KEEP_X_BYTES = 16 << 20
 
 
 def _positions_key(positions: np.ndarray) -> tuple:
@@ -436,10 +439,10 @@ class Rope:
         """The tables rotate_at would build in its loop for `positions` (shared along x's
         next-to-last axis: shape (..., 1)), kept in the table cache, as rows for rotate_rows
         (shape (..., k)); or None where keeping them does not pay: tables larger than half of
-        x or than KEEP_BYTES (they would no longer stay in cache while x streams past)."""
+        x or than KEEP_BYTES, an x larger than KEEP_X_BYTES."""
         dtype = _table_dtype(x)
         nbytes = positions.size * theta.size * 2 * dtype.itemsize
-        if nbytes > KEEP_BYTES or 2 * nbytes > x.nbytes:
+        if nbytes > KEEP_BYTES or 2 * nbytes > x.nbytes or x.nbytes > KEEP_X_BYTES:
             return None
         key = ("added", id(scaled), dtype, inverse, *_positions_key(positions))
         kept = _cache.tables.get(key, scaled, positions)
