@@ -230,7 +230,9 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
 
     Loops: float16 and bfloat16 data with float32 tables (computed in float32, rounded once);
     float32 data with float32 tables (float32 arithmetic) or with float64 tables (float64
-    arithmetic, rounded once: exact to float32 rounding); float64 with float64.
+    arithmetic, rounded once: exact to float32 rounding); float64 with float64. A result past
+    the data type's largest finite value (float16: 65504) rounds to inf, without a warning or
+    a FloatingPointError under ``np.errstate``, at every SIMD level.
 
     Parameters
     ----------
