@@ -1,0 +1,108 @@
+"""x is rotated whole or left as it was (issue 19, items 1-5): empty tables, the angle range of
+scaled frequencies, self-overlapping layouts, positions that alias x, threads that rotate all or
+none, and the floating-point status the loops leave behind."""
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import as_strided
+
+import rope
+from rope import _core, _parallel, _rope, reference
+
+from conftest import BFLOAT16, random_array, tolerance, widened
+
+# (data, tables) of every rotate loop.
+LOOPS = [(np.float16, np.float32), (BFLOAT16, np.float32), (np.float32, np.float32),
+         (np.float32, np.float64), (np.float64, np.float64)]
+DATA = [np.float16, BFLOAT16, np.float32, np.float64]
+
+
+def same_bytes(a, b):
+    return np.asarray(a).tobytes() == np.asarray(b).tobytes()
+
+
+# -- 1. no pairs to rotate ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype, table", LOOPS, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("rotate", [rope.rotate, rope.rotate_interleaved])
+def test_empty_tables_with_a_stride_leave_x(simd_level, dtype, table, rotate):
+    """Tables of no pairs (a c[0, :0] slice keeps a non-zero stride), shared by every row or one
+    per row: x comes out as it went in, copied when out is another array."""
+    x = random_array((40, 3, 16), dtype)
+    before = x.copy()
+    parent = np.ones((40, 8), table)
+    for c in (parent[0, :0], parent[:, None, :0], parent[::-1, None, 3:3]):
+        out = rotate(x, c, c)
+        assert out is not x and same_bytes(out, before)
+        assert rotate(x, c, c, out=x) is x and same_bytes(x, before)
+        target = np.zeros_like(x)
+        rotate(x[:, ::2], c, c, out=target[:, ::2])  # strided rows: the scratch path
+        assert same_bytes(target[:, ::2], before[:, ::2])
+
+
+@pytest.mark.parametrize("dtype", DATA, ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_empty_theta_leaves_x(simd_level, dtype, interleaved):
+    """rotate_at, rotate_seq_at, tables and rotate_at_one with no frequencies: x unchanged,
+    for one position and for enough positions to take angle addition."""
+    theta = np.ones((3, 4))[1, :0]
+    at = _core.rotate_interleaved_at if interleaved else _core.rotate_at
+    seq_at = _core.rotate_interleaved_seq_at if interleaved else _core.rotate_seq_at
+    x = random_array((70, 2, 8), dtype)
+    before = x.copy()
+    for pos in (np.arange(70), np.arange(70.0) - 35, 7):
+        out = at(x, pos, theta)
+        assert out is not x and same_bytes(out, before)
+        at(x, pos, theta, out=x)
+        assert same_bytes(x, before)
+    planes = random_array((2, 70, 8), dtype)
+    planes_before = planes.copy()
+    assert same_bytes(seq_at(planes, np.arange(70), theta), planes_before)
+    seq_at(planes, np.arange(70), theta, out=planes)
+    assert same_bytes(planes, planes_before)
+    assert _core.tables(np.arange(70), theta).shape == (70, 2, 0)
+    assert _core.tables(np.arange(70), theta, dtype=np.float32).shape == (70, 2, 0)
+    one = random_array((1, 4, 8), dtype)
+    one_before = one.copy()
+    assert _core.rotate_at_one(one, 5, theta, interleaved) is True
+    assert same_bytes(one, one_before)
+
+
+# -- 5. the floating-point status ---------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
+def test_overflow_rounds_to_inf_silently_at_every_level(simd_level, dtype):
+    """Finite values whose rotation passes the largest finite value become inf, without a
+    warning or a FloatingPointError (which would come with x already rotated), at every level."""
+    big = 60000.0 if dtype is np.float16 else 3e38
+    x = to_dtype(np.array([[big, 1.0, big, -1.0]] * 3), dtype)  # pairs (0, 2) and (1, 3)
+    before = x.copy()
+    pos = np.array([1, 1, 2])
+    theta = np.array([np.pi / 4, 0.0])  # at pi/4, (big, big) turns to (0, big * sqrt(2))
+    c, s = rope.cos_sin(pos, theta, dtype=np.float32 if x.itemsize == 2 else np.float64)
+    with np.errstate(all="ignore"):
+        expected = widened(to_dtype(reference.rotate(widened(before), pos, theta),
+                                    dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            got = rope.rotate(x, c, s)
+            at = _core.rotate_at(x[:, None], pos, theta)
+            inverse = rope.rotate_interleaved(x, c, -s)
+            y = x.copy()
+            rope.apply(y, pos, base=2.0)
+            rope.apply(x, 3, layout="sd", rotary_dim=2)
+    assert np.isinf(widened(got)[:2, 2]).all()
+    np.testing.assert_allclose(widened(got), expected, rtol=0, atol=tolerance(dtype) * big)
+    assert same_bytes(at[:, 0], got)
+    assert inverse.shape == x.shape
+
+
+def to_dtype(values, dtype):
+    from conftest import bfloat16
+    with np.errstate(all="ignore"):
+        return bfloat16(values) if dtype is BFLOAT16 else values.astype(dtype)
