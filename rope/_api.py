@@ -9,7 +9,7 @@ import numpy as np
 from . import _core
 from ._rope import Rope, rotated_one
 from ._tensors import BFLOAT16, tensor_view
-from ._validation import check_array, check_into, check_rotary_dim
+from ._validation import check_array, check_into, check_overlap_free, check_rotary_dim
 
 __all__ = ["apply", "rotate", "rotate_interleaved"]
 
@@ -331,7 +331,10 @@ def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
     if isinstance(out, tuple) and len(out) == 1:  # NumPy's out=(array,)
         out = out[0]
     if out is not None:
-        gufunc(array, cos, sin, out=_gufunc_operand(out, "out"), **kwargs)
+        target = _gufunc_operand(out, "out")
+        if isinstance(target, np.ndarray):
+            check_overlap_free(target, "out")
+        gufunc(array, cos, sin, out=target, **kwargs)
         return out
     if getattr(array, "dtype", None) is BFLOAT16:
         if not isinstance(x, np.ndarray):

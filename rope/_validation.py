@@ -19,6 +19,7 @@ __all__ = [
     "check_base",
     "check_flag",
     "check_into",
+    "check_overlap_free",
     "check_rotary_dim",
     "check_seq_axis",
     "check_int",
@@ -40,7 +41,7 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
     `writeable` False (an x rotated into another array), x is only read: it may be read-only
     and repeat elements (stride 0)."""
     if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
-            and 0 not in x.strides):
+            and 0 not in x.strides and (x.flags.forc or not _overlapping(x))):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     array = tensor_view(x, name)
     if array is None:
@@ -51,7 +52,8 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
         )
     if (type(array) is np.ndarray and array.ndim
             and (array.dtype is BFLOAT16 or array.dtype in _DATA_DTYPES)
-            and (not writeable or array.flags.writeable and 0 not in array.strides)):
+            and (not writeable or array.flags.writeable and 0 not in array.strides
+                 and not _overlapping(array))):
         return array  # a tensor, a bfloat16 array or an x only read, that passes as above
     if isinstance(array, np.ma.MaskedArray):
         raise TypeError(
@@ -91,7 +93,36 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
                 f"memory, so rotating in place would rotate it {length} times. Pass a real array "
                 f"({name} = {name}.copy())"
             )
+    check_overlap_free(array, name)
     return array
+
+
+def _overlapping(array: np.ndarray) -> bool:
+    """True unless `array`'s elements are known to be apart in memory: with its axes sorted by
+    |stride|, each stride must pass the bytes the axes of smaller strides span (a sufficient
+    test, at a few operations per axis; every view of an array made by NumPy's slicing,
+    transposing and reversing passes it). Axes of one element do not count."""
+    if array.flags.forc or array.size == 0:
+        return False
+    span = array.itemsize
+    for stride, length in sorted((abs(s), n) for s, n in zip(array.strides, array.shape)
+                                 if n > 1):
+        if stride < span:
+            return True
+        span += stride * (length - 1)
+    return False
+
+
+def check_overlap_free(array: np.ndarray, name: str) -> None:
+    """Raise if `array`'s elements may overlap in memory (an as_strided layout): rotating it in
+    place would rotate the shared memory once per element that views it."""
+    if _overlapping(array):
+        raise ValueError(
+            f"{name} has elements that overlap in memory (shape {array.shape}, strides "
+            f"{array.strides}, as np.lib.stride_tricks.as_strided makes): rope would rotate the "
+            f"shared memory once per element that views it. Rotate a copy "
+            f"({name} = np.ascontiguousarray({name})) instead"
+        )
 
 
 def dtype_name(dtype: np.dtype) -> str:

@@ -72,6 +72,91 @@ def test_empty_theta_leaves_x(simd_level, dtype, interleaved):
     assert same_bytes(one, one_before)
 
 
+# -- 3. self-overlapping layouts ----------------------------------------------------------------
+
+def test_overlapping_x_is_refused():
+    buf = np.arange(64.0)
+    x = as_strided(buf, (4, 4), (16, 8), writeable=True)
+    before = buf.copy()
+    c, s = rope.cos_sin(np.arange(4), rope.frequencies(4))
+    calls = [
+        lambda: rope.apply(x, 0),
+        lambda: rope.Rope(4).apply(x, np.arange(4)),
+        lambda: rope.apply(np.ones((4, 4)), 0, out=x),
+        lambda: rope.rotate(x, c, s, out=x),
+        lambda: rope.rotate_interleaved(np.ones((4, 4)), c, s, out=x),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="overlap.*ascontiguousarray"):
+            call()
+        assert same_bytes(buf, before)
+    # Read only (rotated into another array), an overlapping x is fine.
+    got = rope.apply(x, 0, out=np.empty((4, 4)))
+    np.testing.assert_allclose(got, reference.rotate(x, np.arange(4), rope.frequencies(4)),
+                               rtol=0, atol=1e-13)
+
+
+def test_overlapping_decode_step_is_refused():
+    """One token (1, h, d) whose heads overlap: the decode fast path must not take it."""
+    buf = np.arange(64.0)
+    x = as_strided(buf, (1, 4, 8), (512, 32, 8), writeable=True)  # heads 4 apart, 8 long
+    before = buf.copy()
+    with pytest.raises(ValueError, match="overlap"):
+        rope.apply(x, 5, layout="shd")
+    with pytest.raises(ValueError, match="overlap"):
+        rope.Rope(8).apply(x, 5, layout="shd")
+    assert same_bytes(buf, before)
+
+
+def test_overlapping_tensor_is_refused():
+    torch = pytest.importorskip("torch")
+    buf = torch.arange(64, dtype=torch.float32)
+    x = buf.as_strided((4, 4), (2, 1))
+    before = buf.clone()
+    with pytest.raises(ValueError, match="overlap"):
+        rope.apply(x, 0)
+    assert torch.equal(buf, before)
+
+
+def test_zero_stride_keeps_its_message():
+    x = as_strided(np.ones(8), (3, 8), (0, 8), writeable=True)
+    with pytest.raises(ValueError, match="stride 0 on axis 0"):
+        rope.apply(x, 0)
+
+
+def _overlaps(shape, strides, item):
+    """The brute-force answer: do two elements share a byte?"""
+    offsets = np.zeros(1, np.int64)
+    for n, s in zip(shape, strides):
+        offsets = (offsets[:, None] + np.arange(n) * s).ravel()
+    spans = np.sort(offsets)
+    return bool(np.any(np.diff(spans) < item))
+
+
+def test_overlap_check_is_sound():
+    """Any layout the check accepts has no two elements sharing a byte; every transposed,
+    reversed and sliced view of a real array is accepted."""
+    rng = np.random.default_rng(7)
+    buf = np.zeros(4096, np.float32)
+    for _ in range(3000):
+        ndim = int(rng.integers(1, 4))
+        shape = tuple(int(n) for n in rng.integers(1, 5, ndim))
+        strides = tuple(int(s) * 4 for s in rng.integers(-12, 13, ndim))
+        strides = tuple(s if s else 4 for s in strides)
+        start = 2048
+        x = as_strided(buf[start:], shape, strides, writeable=True)
+        try:
+            rope._validation.check_array(x)
+        except ValueError as e:
+            assert "overlap" in str(e)
+            continue
+        assert not _overlaps(shape, strides, 4), (shape, strides)
+    real = np.zeros((3, 4, 6, 8), np.float32)
+    for view in (real, real[::-1], real[:, ::2], real.transpose(2, 0, 1, 3), real[..., ::-2],
+                 real[1:, :, 3:, 2:6], np.swapaxes(real, 0, 2)[::2]):
+        assert rope._validation.check_array(view) is view
+
+
 # -- 5. the floating-point status ---------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
