@@ -35,6 +35,7 @@ from ._scaling import (
 )
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
 from ._validation import (
+    check_angle_range,
     check_array,
     check_flag,
     check_into,
@@ -386,6 +387,7 @@ class Rope:
                 f"positions of shape ({len(self._axes.sections)}, ...), one row per axis"
             )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        check_angle_range(positions, scaled.theta)
         return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention,
                                    self._axes is not None)
 
@@ -591,6 +593,7 @@ class Rope:
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        check_angle_range(positions, scaled.theta)
         if rows is not None:
             self._rotate_rows(x, out, rows, scaled, inverse, attention, threads)
         elif threads == 1:

@@ -14,8 +14,10 @@ import numpy as np
 from ._tensors import BFLOAT16, tensor_view
 
 __all__ = [
+    "MAX_ANGLE",
     "MAX_POSITION",
     "check_array",
+    "check_angle_range",
     "check_base",
     "check_flag",
     "check_into",
@@ -30,6 +32,10 @@ __all__ = [
 #: Largest |position|: beyond 2**53 integers are no longer exact in float64, and the angle
 #: p * theta could no longer be formed exactly.
 MAX_POSITION = 2**53
+
+#: Largest |pos * theta| whose angle the kernels reduce modulo 2 pi exactly: past it the
+#: quotient by 2 pi no longer rounds to an integer, and the kernels give NaN.
+MAX_ANGLE = 2.0**54
 
 _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
@@ -154,6 +160,29 @@ def check_into(x: object, out: object) -> tuple[np.ndarray, np.ndarray]:
         if np.shares_memory(array, target):
             array = array.copy()
     return array, target
+
+
+def check_angle_range(positions: np.ndarray, theta: np.ndarray) -> None:
+    """Raise unless every angle pos * theta (positions of int64 or float64, theta the scaled
+    frequencies in use) is within MAX_ANGLE: a scaling factor < 1 (linear, LongRoPE,
+    proportional) raises the frequencies above 1 and the angle past 2**54 before the position
+    reaches 2**53. The test is on the products as the kernels round them."""
+    if positions.size == 0 or theta.size == 0:
+        return
+    top = max(abs(float(positions.min())), abs(float(positions.max())))
+    fastest = float(np.abs(theta).max())
+    if top * fastest <= MAX_ANGLE:
+        return
+    limit = int(MAX_ANGLE // fastest)
+    while limit * fastest > MAX_ANGLE:
+        limit -= 1
+    raise ValueError(
+        f"pos reaches {top:.0f}, and this configuration's largest frequency is {fastest!r} "
+        f"radians per position (after its scaling): the angle {top * fastest:.4g} passes "
+        f"2**54, beyond which it cannot be reduced exactly (cos and sin would be NaN). With "
+        f"these frequencies keep |pos| <= {limit}: use smaller positions, or a scaling factor "
+        f">= 1"
+    )
 
 
 def check_int(value: object, name: str, what: str = "an integer") -> int:

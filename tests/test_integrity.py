@@ -72,6 +72,61 @@ def test_empty_theta_leaves_x(simd_level, dtype, interleaved):
     assert same_bytes(one, one_before)
 
 
+# -- 2. the angle range -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(1, 8), (3, 8), (2, 3, 8)])
+@pytest.mark.parametrize("kw", [
+    dict(scaling="linear", factor=0.25),
+    dict(scaling="proportional", factor=0.25),
+    dict(scaling="longrope", short_factor=[1.0] * 4, long_factor=[0.25, 0.5, 1.0, 1.0],
+         original_max_position_embeddings=16, factor=1.0),
+])
+def test_scaled_angle_past_the_exact_range_is_refused(shape, kw):
+    """|pos * theta| past 2**54 cannot be reduced exactly: a ValueError naming pos and the limit,
+    before x is touched (not NaN), also on the decode path (one token at an int position)."""
+    x = random_array(shape, np.float32)
+    before = x.copy()
+    dim = shape[-1]
+    r = rope.Rope(dim, **kw)
+    theta = r.frequencies_at(2**53)  # longrope: the long factors, past 16 tokens
+    limit = 2.0**54 / np.abs(theta).max()
+    assert limit < 2**53  # the position alone is in range: the scaled frequency is not
+    pos = int(limit) + 8
+    layout = "sd" if len(shape) == 2 else "bsd"
+    with pytest.raises(ValueError, match=r"pos.*2\*\*54") as info:
+        rope.apply(x, pos, layout=layout, **kw)
+    assert f"{int(limit)}" in str(info.value)
+    assert same_bytes(x, before)
+    with pytest.raises(ValueError, match=r"pos.*2\*\*54"):
+        r.apply(x, np.full(shape[:-1], -pos), layout=layout, seq_len=pos + 1)
+    with pytest.raises(ValueError, match=r"pos.*2\*\*54"):
+        rope.apply(x, pos, layout=layout, out=np.empty_like(x), **kw)
+    with pytest.raises(ValueError, match=r"pos.*2\*\*54"):
+        r.tables(np.array([pos]), np.float32)
+    assert same_bytes(x, before)
+    # At the limit every angle is in range, and the result is finite and matches the oracle.
+    ok = int(limit) - 8 * shape[-2]
+    got = rope.apply(x.astype(np.float64), ok, layout=layout, **kw)
+    assert np.isfinite(got).all()
+
+
+def test_issue_example_linear_quarter():
+    x = np.ones((1, 8), np.float32)
+    with pytest.raises(ValueError, match="2\\*\\*54"):
+        rope.apply(x, 2**53 - 8, scaling="linear", factor=0.25)
+    assert (x == 1).all()
+
+
+def test_mrope_angle_range():
+    r = rope.Rope(8, mrope_section=[2, 1, 1], scaling="linear", factor=0.25)
+    x = np.ones((1, 2, 3, 8))
+    rows = np.zeros((3, 1, 3), np.int64)
+    rows[1, 0, 2] = 2**53 - 8
+    with pytest.raises(ValueError, match=r"pos.*2\*\*54"):
+        r.apply(x, rows, layout="bhsd")
+    assert (x == 1).all()
+
+
 # -- 3. self-overlapping layouts ----------------------------------------------------------------
 
 def test_overlapping_x_is_refused():
