@@ -589,6 +589,11 @@ class Rope:
         if self._axes is not None:
             rows = rows_for(pos, x.shape, axis, len(self._axes.sections))
         positions = positions_for(pos, x.shape, axis, packed) if rows is None else rows
+        if np.may_share_memory(positions, x) or np.may_share_memory(positions, out):
+            # pos viewing x's (or out's) memory: read before any of it is written (threads
+            # rotate slices whose positions may lie in another slice's rows).
+            positions = positions.copy()
+            rows = None if rows is None else positions
         threads = check_positive_int(threads, "threads")
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")

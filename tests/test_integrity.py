@@ -212,6 +212,35 @@ def test_overlap_check_is_sound():
         assert rope._validation.check_array(view) is view
 
 
+# -- 4. positions that alias x ------------------------------------------------------------------
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_positions_viewing_x_are_read_before_x_is_written(threads):
+    """pos a view of x's own memory: every thread rotates by the positions as they were."""
+    n = 8192  # 4 MiB of float64: three slices of at least 1 MiB
+    x = np.random.default_rng(1).standard_normal((n, 64))
+    x[:, 0] = np.arange(n) % 977  # positions in the first coordinate, rotated itself
+    expected = reference.rotate(x, x[::-1, 0].copy(), rope.frequencies(64))
+    snapshot = x.copy()
+    rope.apply(snapshot, snapshot[::-1, 0].copy())
+    for _ in range(3):
+        y = x.copy()
+        rope.apply(y, y[::-1, 0], threads=threads)  # the slices' positions in others' rows
+        assert same_bytes(y, snapshot)
+    np.testing.assert_allclose(snapshot, expected, rtol=0, atol=1e-9)
+
+
+def test_positions_viewing_out_are_read_before_out_is_written():
+    n = 8192
+    x = np.random.default_rng(2).standard_normal((n, 64))
+    out = np.zeros_like(x)
+    out[:, 5] = np.arange(n) % 501
+    pos = out[::-1, 5]
+    expected = rope.apply(x, pos.copy(), out=np.empty_like(x))
+    rope.apply(x, pos, out=out, threads=3)
+    assert same_bytes(out, expected)
+
+
 # -- 5. the floating-point status ---------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
