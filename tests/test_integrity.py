@@ -241,6 +241,71 @@ def test_positions_viewing_out_are_read_before_out_is_written():
     assert same_bytes(out, expected)
 
 
+# -- 5. threads rotate all or none ------------------------------------------------------------
+
+def test_a_failing_slice_leaves_x_unchanged(monkeypatch):
+    """A MemoryError building one slice's tables: no slice is rotated."""
+    x = np.random.default_rng(3).standard_normal((8192, 64))
+    before = x.copy()
+    build = _rope.build_tables
+    calls = []
+
+    def failing(positions, *args):
+        calls.append(positions.shape)
+        if len(calls) == 2:
+            raise MemoryError("injected")
+        return build(positions, *args)
+
+    monkeypatch.setattr(_rope, "build_tables", failing)
+    kw = dict(scaling="yarn", factor=4.0, original_max_position_embeddings=64)
+    with pytest.raises(MemoryError, match="injected"):
+        rope.apply(x, np.arange(8192), threads=2, **kw)
+    assert len(calls) == 2
+    assert same_bytes(x, before)
+    monkeypatch.setattr(_rope, "build_tables", build)
+    got = rope.apply(x, np.arange(8192), threads=2, **kw)
+    np.testing.assert_array_equal(got, rope.apply(before.copy(), np.arange(8192), **kw))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs pthread_kill")
+def test_interrupt_waits_for_every_thread(monkeypatch):
+    """Ctrl-C while the workers rotate: the KeyboardInterrupt comes once they all stopped, and x
+    does not change after it."""
+    x = np.random.default_rng(4).standard_normal((8192, 64))
+    main = threading.main_thread().ident
+    rotate_at = _core.rotate_at
+    slow_started, own_done = threading.Event(), threading.Event()
+
+    class Slow:
+        """rotate_at that, off the calling thread, interrupts it while it waits for the workers
+        and then takes its time."""
+
+        def __call__(self, *args, **kwargs):
+            if threading.get_ident() == main:
+                result = rotate_at(*args, **kwargs)
+                own_done.set()
+                return result
+            slow_started.set()
+            own_done.wait(5)
+            time.sleep(0.05)
+            signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.3)
+            return rotate_at(*args, **kwargs)
+
+    monkeypatch.setattr(_core, "rotate_at", Slow())
+    with pytest.raises(KeyboardInterrupt):
+        rope.apply(x, np.arange(8192), threads=2)
+        time.sleep(2)  # the interrupt reaches the caller whatever it is doing
+    assert slow_started.is_set()
+    after = x.copy()
+    time.sleep(0.5)
+    assert same_bytes(x, after)
+
+
+def test_threads_docstring_says_what_x_is_left_as():
+    assert "interrupt" in rope.apply.__doc__.lower()
+
+
 # -- 5. the floating-point status ---------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float16, BFLOAT16, np.float32])
