@@ -11,7 +11,7 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import rope
-from rope import _core, _parallel, _rope, reference
+from rope import _core, _rope, reference
 
 from conftest import BFLOAT16, random_array, tolerance, widened
 
