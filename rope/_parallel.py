@@ -89,16 +89,21 @@ def _run_all(pool: ThreadPoolExecutor, tasks: list[Callable[[], object]]) -> lis
     """The results of `tasks`, run at once: the calling thread takes the first, the pool the
     rest. Returns or raises (the first exception) only once every task started has finished,
     waiting through a KeyboardInterrupt too."""
-    futures = []
+    futures = {}
     error: BaseException | None = None
-    results = []
+    results: list[object] = [None] * len(tasks)
     try:
-        for task in tasks[1:]:
-            futures.append(pool.submit(task))
-        results.append(tasks[0]())
+        here = [0]
+        for i in range(1, len(tasks)):
+            try:
+                futures[i] = pool.submit(tasks[i])
+            except RuntimeError:  # the pool was shut down, replaced by a larger one meanwhile
+                here.append(i)
+        for i in here:
+            results[i] = tasks[i]()
     except BaseException as exc:  # KeyboardInterrupt included: the workers still run
         error = exc
-    for future in futures:
+    for i, future in futures.items():
         while True:
             try:
                 failure = future.exception()  # waits for the task
@@ -107,8 +112,8 @@ def _run_all(pool: ThreadPoolExecutor, tasks: list[Callable[[], object]]) -> lis
                 error = error or exc
         if failure is not None:
             error = error or failure
-        elif error is None:
-            results.append(future.result())
+        else:
+            results[i] = future.result()
     if error is not None:
         raise error
     return results

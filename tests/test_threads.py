@@ -78,3 +78,16 @@ def test_run_split_gives_every_thread_a_disjoint_slice():
     assert sorted(seen) == [((3, 3, 8, 64), (3, 1, 1)), ((3, 3, 8, 64), (3, 1, 1)),
                             ((4, 3, 8, 64), (4, 1, 1))]
     np.testing.assert_array_equal(x, 1)               # every element once, none twice
+
+
+def test_a_pool_shut_down_meanwhile_runs_the_slices_in_the_calling_thread():
+    """Another call may replace the shared pool (shutting the old one down) between this call
+    taking it and submitting to it: the slices then run here, every one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    ran = []
+    assert _parallel._run_all(pool, [lambda i=i: ran.append(i) or i for i in range(3)]) == \
+        [0, 1, 2]
+    assert ran == [0, 1, 2]
