@@ -395,6 +395,7 @@ static const char rope_tables_doc[] =
     "0 ... 31 are built exactly (as ``cos_sin``) and combined by angle addition in the tables'\n"
     "type: within a few ulps of that type, at a small part of the exact builder's cost, and\n"
     "the same bits as rotate_at's tables. Fewer positions, or others, take the exact builder.\n"
+    "Angles |pos * theta| > 2**54, past the exact range, give NaN, as in ``cos_sin``.\n"
     "\n"
     "Parameters\n"
     "----------\n"
