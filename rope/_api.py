@@ -9,7 +9,7 @@ import numpy as np
 from . import _core
 from ._rope import Rope, rotated_one
 from ._tensors import BFLOAT16, tensor_view
-from ._validation import check_array, check_into, check_rotary_dim
+from ._validation import check_array, check_into, check_overlap_free, check_rotary_dim
 
 __all__ = ["apply", "rotate", "rotate_interleaved"]
 
@@ -99,8 +99,10 @@ def apply(
     Pair k of each vector at position p is rotated by the angle p * theta_k, with
     theta_k = base**(-2(k-1)/d). The angle is formed exactly in float64 and reduced modulo
     2*pi before cos and sin are taken, so the result is exact to the data's rounding at any
-    position up to 2**53. Everything is checked before x is touched: on an exception x is
-    unchanged.
+    position up to 2**53 and any angle |p * theta_k| up to 2**54 (a scaling factor < 1 raises
+    the frequencies above 1: positions whose angle would pass 2**54 are refused with a
+    ValueError, never rotated to NaN). Everything is checked before x is touched: on an
+    exception x is unchanged.
 
     Parameters
     ----------
@@ -149,7 +151,11 @@ def apply(
     threads : int, default 1
         Rotate with up to this many threads (x split along a leading axis; each thread rotates
         its slice in place with the GIL released). Worth it only for large arrays: slices
-        smaller than 1 MiB are not split off.
+        smaller than 1 MiB are not split off. Every slice's tables are built before any
+        thread writes, so an error (a MemoryError too) leaves x unchanged. A KeyboardInterrupt
+        is raised only once every thread has stopped, so x no longer changes after it; an
+        interrupt that arrives while the threads rotate can leave x partly rotated (some
+        slices rotated, the others as they were): recompute x from its source then.
     mrope_section : list of int, optional
         M-RoPE (Qwen2-VL ``[16, 24, 24]``): the pairs that follow each position axis; `pos` is
         then an int (text) or one row of positions per axis, stacked first, e.g.
@@ -236,7 +242,9 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
 
     Loops: float16 and bfloat16 data with float32 tables (computed in float32, rounded once);
     float32 data with float32 tables (float32 arithmetic) or with float64 tables (float64
-    arithmetic, rounded once: exact to float32 rounding); float64 with float64.
+    arithmetic, rounded once: exact to float32 rounding); float64 with float64. A result past
+    the data type's largest finite value (float16: 65504) rounds to inf, without a warning or
+    a FloatingPointError under ``np.errstate``, at every SIMD level.
 
     Parameters
     ----------
@@ -335,7 +343,10 @@ def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
     if isinstance(out, tuple) and len(out) == 1:  # NumPy's out=(array,)
         out = out[0]
     if out is not None:
-        gufunc(array, cos, sin, out=_gufunc_operand(out, "out"), **kwargs)
+        target = _gufunc_operand(out, "out")
+        if isinstance(target, np.ndarray):
+            check_overlap_free(target, "out")
+        gufunc(array, cos, sin, out=target, **kwargs)
         return out
     if getattr(array, "dtype", None) is BFLOAT16:
         if not isinstance(x, np.ndarray):

@@ -10,7 +10,10 @@ rotate_rows: np.ufunc
 rotate_interleaved_rows: np.ufunc
 """(r,n),(k),(k)->(r,n): rotate_rows with adjacent pairs."""
 rotate_at: np.ufunc
-"""(r,n),(),(k)->(r,n): rotate blocks of r rows at one position each, tables built inside."""
+"""(r,n),(),(k)->(r,n): rotate blocks of r rows at one position each, tables built inside.
+
+Exact for |pos * theta| <= 2**54, unchecked: a pair past it becomes NaN (rope.apply checks
+first). Overflow rounds to inf without a warning."""
 rotate_interleaved_at: np.ufunc
 """(r,n),(),(k)->(r,n): rotate_at with adjacent pairs."""
 cos_sin: np.ufunc

@@ -2,11 +2,13 @@
 
 NumPy releases the GIL around gufunc loops, so threads that each call the gufuncs on their own
 slice of x run truly in parallel. The split is along one leading axis of x (never the last):
-every slice is a view of x, so the rotation stays in place, and each thread also builds the
-tables of its own positions. Single-threaded is the default, as in NumPy.
+every slice is a view of x, so the rotation stays in place. Each thread first builds the
+tables of its own positions; only once every slice's tables exist do the threads rotate.
+Single-threaded is the default, as in NumPy.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,12 +48,19 @@ def _split_axis(x_shape: tuple[int, ...], threads: int) -> int | None:
 
 
 def run_split(
-    work: Callable[..., None],
+    prepare: Callable[..., Callable[[], None]],
     arrays: tuple[np.ndarray, ...],
     positions: np.ndarray,
     threads: int,
 ) -> None:
-    """Call ``work(*parts, positions_part)`` on `threads` slices of `arrays` at once.
+    """Rotate `threads` slices of `arrays` at once, all of them or none.
+
+    ``prepare(*parts, positions_part)`` does everything for one slice that may fail (tables,
+    allocations) and returns its rotation: a function of no arguments that only writes. Every
+    slice is prepared, in parallel, before any is rotated: an error while preparing leaves the
+    arrays as they were. Then the slices are rotated in parallel. Whatever is raised (an
+    error, or a KeyboardInterrupt in the calling thread), the calling thread first waits for
+    every thread it started, so the arrays no longer change once the exception is raised.
 
     The arrays (x, and the array it is rotated into) have one shape and are sliced alike.
     `positions` broadcasts to ``x.shape[:-1]`` with ``x.ndim - 1`` dimensions (or is 0-d) and
@@ -62,7 +71,7 @@ def run_split(
     threads = min(threads, max(x.nbytes // MIN_BYTES_PER_THREAD, 1))
     axis = _split_axis(x.shape, threads) if threads > 1 else None
     if axis is None:
-        work(*arrays, positions)
+        prepare(*arrays, positions)()
         return
     bounds = np.linspace(0, x.shape[axis], threads + 1).astype(int)
     sliced_positions = positions.ndim == x.ndim - 1 and positions.shape[axis] != 1
@@ -72,10 +81,39 @@ def run_split(
         part_positions = positions[index] if sliced_positions else positions
         jobs.append((*(a[index] for a in arrays), part_positions))
     pool = _executor(threads - 1)
-    # The calling thread takes the first slice itself; the pool takes the rest.
-    futures = [pool.submit(work, *job) for job in jobs[1:]]
+    rotations = _run_all(pool, [functools.partial(prepare, *job) for job in jobs])
+    _run_all(pool, rotations)
+
+
+def _run_all(pool: ThreadPoolExecutor, tasks: list[Callable[[], object]]) -> list[object]:
+    """The results of `tasks`, run at once: the calling thread takes the first, the pool the
+    rest. Returns or raises (the first exception) only once every task started has finished,
+    waiting through a KeyboardInterrupt too."""
+    futures = {}
+    error: BaseException | None = None
+    results: list[object] = [None] * len(tasks)
     try:
-        work(*jobs[0])
-    finally:
-        for future in futures:
-            future.result()
+        here = [0]
+        for i in range(1, len(tasks)):
+            try:
+                futures[i] = pool.submit(tasks[i])
+            except RuntimeError:  # the pool was shut down, replaced by a larger one meanwhile
+                here.append(i)
+        for i in here:
+            results[i] = tasks[i]()
+    except BaseException as exc:  # KeyboardInterrupt included: the workers still run
+        error = exc
+    for i, future in futures.items():
+        while True:
+            try:
+                failure = future.exception()  # waits for the task
+                break
+            except BaseException as exc:  # interrupted while waiting: wait on
+                error = error or exc
+        if failure is not None:
+            error = error or failure
+        else:
+            results[i] = future.result()
+    if error is not None:
+        raise error
+    return results

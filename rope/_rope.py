@@ -6,7 +6,8 @@ tables once (it keeps the last positions' tables), so k costs only the streaming
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType
 
 import numpy as np
@@ -34,6 +35,7 @@ from ._scaling import (
 )
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
 from ._validation import (
+    check_angle_range,
     check_array,
     check_flag,
     check_into,
@@ -398,6 +400,7 @@ class Rope:
                 f"positions of shape ({len(self._axes.sections)}, ...), one row per axis"
             )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        check_angle_range(positions, scaled.theta)
         return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention,
                                    self._axes is not None)
 
@@ -461,6 +464,14 @@ class Rope:
     ) -> None:
         """Rotate x into out, x itself or an array of its shape and dtype apart from it
         (everything already validated): the one rotating path."""
+        self._rotation(x, out, positions, scaled, inverse, attention, cache)()
+
+    def _rotation(
+        self, x: np.ndarray, out: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies,
+        inverse: bool, attention: float, cache: bool,
+    ) -> Callable[[], None]:
+        """`_rotate`'s rotation, prepared: every table it needs is built, and the function
+        returned only writes (threads prepare every slice before any of them writes)."""
         theta = scaled.negated if inverse else scaled.theta
         if attention == 1.0 and cache and positions.size > 1 and x.dtype != np.float64 and \
                 positions.shape[-1] == 1 < x.shape[-2]:
@@ -472,8 +483,7 @@ class Rope:
             if kept is not None:
                 rotate = _core.rotate_interleaved_rows if self._interleaved else \
                     _core.rotate_rows
-                rotate(x, *kept, out=out)
-                return
+                return partial(rotate, x, *kept, out=out)
         if attention == 1.0:
             rotate_at = _core.rotate_interleaved_at if self._interleaved else _core.rotate_at
             lead = x.ndim - 1
@@ -486,15 +496,13 @@ class Rope:
                 else:
                     positions = positions[..., 0]
                 if lead:
-                    rotate_at(x, positions, theta, out=out)
-                else:
-                    rotate_at(x[None], positions, theta, out=out[None])
-                return
+                    return partial(rotate_at, x, positions, theta, out=out)
+                return partial(rotate_at, x[None], positions, theta, out=out[None])
             if positions.size * x.shape[-1] == x.size:
                 # A position per vector: blocks of one row, tables built in the loop (by angle
                 # addition), never materialized.
-                rotate_at(x[..., None, :], positions, theta, out=out[..., None, :])
-                return
+                return partial(rotate_at, x[..., None, :], positions, theta,
+                               out=out[..., None, :])
             planes = planes_sharing_positions(x, positions.shape)
             if planes is not None:
                 # The heads of a (batch, heads, seq, dim) x: plane by plane, each block of
@@ -503,9 +511,8 @@ class Rope:
                 rotate_seq_at = _core.rotate_interleaved_seq_at if self._interleaved else \
                     _core.rotate_seq_at
                 core = (plane, along, x.ndim - 1)
-                rotate_seq_at(x, positions.squeeze(plane), theta, out=out,
-                              axes=[core, (along - 1,), (0,), core])
-                return
+                return partial(rotate_seq_at, x, positions.squeeze(plane), theta, out=out,
+                               axes=[core, (along - 1,), (0,), core])
         # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
         # full tables once, read for a few heads at a time, or streamed for each of those.
         dtype = _table_dtype(x)
@@ -513,7 +520,7 @@ class Rope:
             cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
         else:  # a thread's slice: its own positions, not worth displacing the cached tables
             cos, sin = build_tables(positions, theta, attention, dtype)
-        self._rotate_by_tables(x, out, cos, sin, positions.shape)
+        return partial(self._rotate_by_tables, x, out, cos, sin, positions.shape)
 
     def _rotate_by_tables(self, x: np.ndarray, out: np.ndarray, cos: np.ndarray,
                           sin: np.ndarray, positions_shape: tuple[int, ...]) -> None:
@@ -548,9 +555,9 @@ class Rope:
         # index into the tables, whose rows each thread then gathers for its slice.
         flat_cos, flat_sin = cos.reshape(-1, cos.shape[-1]), sin.reshape(-1, sin.shape[-1])
         index = np.arange(flat_cos.shape[0]).reshape(shape)
-        run_split(lambda part, part_out, part_index: self._rotate_by_tables(
-            part, part_out, flat_cos[part_index], flat_sin[part_index], part_index.shape),
-            (x, out), index, threads)
+        run_split(lambda part, part_out, part_index: partial(
+            self._rotate_by_tables, part, part_out, flat_cos[part_index], flat_sin[part_index],
+            part_index.shape), (x, out), index, threads)
 
     def apply(
         self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int | None = None,
@@ -640,16 +647,22 @@ class Rope:
         if self._axes is not None:
             rows = rows_for(pos, x.shape, axis, len(self._axes.sections))
         positions = positions_for(pos, x.shape, axis, packed) if rows is None else rows
+        if np.may_share_memory(positions, x) or np.may_share_memory(positions, out):
+            # pos viewing x's (or out's) memory: read before any of it is written (threads
+            # rotate slices whose positions may lie in another slice's rows).
+            positions = positions.copy()
+            rows = None if rows is None else positions
         threads = check_positive_int(threads, "threads")
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
+        check_angle_range(positions, scaled.theta)
         if rows is not None:
             self._rotate_rows(x, out, rows, scaled, inverse, attention, threads)
         elif threads == 1:
             self._rotate(x, out, positions, scaled, inverse, attention, cache=True)
         else:
-            run_split(lambda part, part_out, part_positions: self._rotate(
+            run_split(lambda part, part_out, part_positions: self._rotation(
                 part, part_out, part_positions, scaled, inverse, attention, cache=False),
                 (x, out), positions, threads)
 

@@ -14,11 +14,14 @@ import numpy as np
 from ._tensors import BFLOAT16, tensor_view
 
 __all__ = [
+    "MAX_ANGLE",
     "MAX_POSITION",
     "check_array",
+    "check_angle_range",
     "check_base",
     "check_flag",
     "check_into",
+    "check_overlap_free",
     "check_rotary_dim",
     "check_seq_axis",
     "check_int",
@@ -30,6 +33,10 @@ __all__ = [
 #: p * theta could no longer be formed exactly.
 MAX_POSITION = 2**53
 
+#: Largest |pos * theta| whose angle the kernels reduce modulo 2 pi exactly: past it the
+#: quotient by 2 pi no longer rounds to an integer, and the kernels give NaN.
+MAX_ANGLE = 2.0**54
+
 _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
 
@@ -40,7 +47,7 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
     `writeable` False (an x rotated into another array), x is only read: it may be read-only
     and repeat elements (stride 0)."""
     if (type(x) is np.ndarray and x.dtype in _DATA_DTYPES and x.ndim and x.flags.writeable
-            and 0 not in x.strides):
+            and 0 not in x.strides and (x.flags.forc or not _overlapping(x))):
         return x  # the common case, checked cheaply (== on dtypes includes the byte order)
     array = tensor_view(x, name)
     if array is None:
@@ -51,7 +58,8 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
         )
     if (type(array) is np.ndarray and array.ndim
             and (array.dtype is BFLOAT16 or array.dtype in _DATA_DTYPES)
-            and (not writeable or array.flags.writeable and 0 not in array.strides)):
+            and (not writeable or array.flags.writeable and 0 not in array.strides
+                 and not _overlapping(array))):
         return array  # a tensor, a bfloat16 array or an x only read, that passes as above
     if isinstance(array, np.ma.MaskedArray):
         raise TypeError(
@@ -91,7 +99,36 @@ def check_array(x: object, name: str = "x", *, writeable: bool = True) -> np.nda
                 f"memory, so rotating in place would rotate it {length} times. Pass a real array "
                 f"({name} = {name}.copy())"
             )
+    check_overlap_free(array, name)
     return array
+
+
+def _overlapping(array: np.ndarray) -> bool:
+    """True unless `array`'s elements are known to be apart in memory: with its axes sorted by
+    |stride|, each stride must pass the bytes the axes of smaller strides span (a sufficient
+    test, at a few operations per axis; every view of an array made by NumPy's slicing,
+    transposing and reversing passes it). Axes of one element do not count."""
+    if array.flags.forc or array.size == 0:
+        return False
+    span = array.itemsize
+    for stride, length in sorted((abs(s), n) for s, n in zip(array.strides, array.shape)
+                                 if n > 1):
+        if stride < span:
+            return True
+        span += stride * (length - 1)
+    return False
+
+
+def check_overlap_free(array: np.ndarray, name: str) -> None:
+    """Raise if `array`'s elements may overlap in memory (an as_strided layout): rotating it in
+    place would rotate the shared memory once per element that views it."""
+    if _overlapping(array):
+        raise ValueError(
+            f"{name} has elements that overlap in memory (shape {array.shape}, strides "
+            f"{array.strides}, as np.lib.stride_tricks.as_strided makes): rope would rotate the "
+            f"shared memory once per element that views it. Rotate a copy "
+            f"({name} = np.ascontiguousarray({name})) instead"
+        )
 
 
 def dtype_name(dtype: np.dtype) -> str:
@@ -123,6 +160,29 @@ def check_into(x: object, out: object) -> tuple[np.ndarray, np.ndarray]:
         if np.shares_memory(array, target):
             array = array.copy()
     return array, target
+
+
+def check_angle_range(positions: np.ndarray, theta: np.ndarray) -> None:
+    """Raise unless every angle pos * theta (positions of int64 or float64, theta the scaled
+    frequencies in use) is within MAX_ANGLE: a scaling factor < 1 (linear, LongRoPE,
+    proportional) raises the frequencies above 1 and the angle past 2**54 before the position
+    reaches 2**53. The test is on the products as the kernels round them."""
+    if positions.size == 0 or theta.size == 0:
+        return
+    top = max(abs(float(positions.min())), abs(float(positions.max())))
+    fastest = float(np.abs(theta).max())
+    if top * fastest <= MAX_ANGLE:
+        return
+    limit = int(MAX_ANGLE // fastest)
+    while limit * fastest > MAX_ANGLE:
+        limit -= 1
+    raise ValueError(
+        f"pos reaches {top:.0f}, and this configuration's largest frequency is {fastest!r} "
+        f"radians per position (after its scaling): the angle {top * fastest:.4g} passes "
+        f"2**54, beyond which it cannot be reduced exactly (cos and sin would be NaN). With "
+        f"these frequencies keep |pos| <= {limit}: use smaller positions, or a scaling factor "
+        f">= 1"
+    )
 
 
 def check_int(value: object, name: str, what: str = "an integer") -> int:

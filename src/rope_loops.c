@@ -3,6 +3,7 @@
  */
 #include "rope_loops.h"
 
+#include <fenv.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,8 +197,8 @@ static void rope_copy_rest(char *out, npy_intp out_step, npy_intp out_stride, co
  * token) prefetches only inside its own rows. */
 static ROPE_THREAD_LOCAL const char *rope_stream_end;
 
-void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                      void *data)
+static void rope_rotate_loop_bare(char **args, npy_intp const *dimensions,
+                                  npy_intp const *steps, void *data)
 {
     const rope_rotate_spec *spec = data;
     const rope_kernel_table *kern = rope_active_kernels();
@@ -236,8 +237,8 @@ void rope_rotate_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     }
 }
 
-void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                           void *data)
+static void rope_rotate_rows_loop_bare(char **args, npy_intp const *dimensions,
+                                       npy_intp const *steps, void *data)
 {
     /* Each block is rotate's loop over r rows with table step 0: its rows share the tables,
      * read once from memory for all of them. */
@@ -274,7 +275,7 @@ void rope_rotate_rows_loop(char **args, npy_intp const *dimensions, npy_intp con
     for (npy_intp i = 0; i < count; i++) {
         char *block[4] = {args[0] + i * steps[0], args[1] + i * steps[1],
                           args[2] + i * steps[2], args[3] + i * steps[3]};
-        rope_rotate_loop(block, block_dimensions, block_steps, data);
+        rope_rotate_loop_bare(block, block_dimensions, block_steps, data);
     }
 }
 
@@ -295,8 +296,8 @@ static double rope_read_position(const char *p, int position_type)
     return v;
 }
 
-void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                       void *data)
+static void rope_cos_sin_loop_bare(char **args, npy_intp const *dimensions,
+                                   npy_intp const *steps, void *data)
 {
     const rope_cos_sin_spec *spec = data;
     const rope_kernel_table *kern = rope_active_kernels();
@@ -430,8 +431,8 @@ static npy_intp rope_run_length(const rope_table_builder *tb, const char *pos, n
 /* The kernels prefetch the rows of a block, and past its end where the next block follows it
  * (see rope_rows.stream). Blocks apart (the q heads of a fused qkv, token after token) have
  * the next block's first ROPE_STREAM_AHEAD bytes asked for before each block instead. */
-void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                         void *data)
+static void rope_rotate_at_loop_bare(char **args, npy_intp const *dimensions,
+                                     npy_intp const *steps, void *data)
 {
     const rope_rotate_at_spec *spec = data;
     const rope_rotate_spec *rotate = &spec->rotate;
@@ -536,8 +537,8 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
  */
 #define ROPE_BLOCK_TABLES (64 * 1024)
 
-void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                             void *data)
+static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions,
+                                         npy_intp const *steps, void *data)
 {
     const rope_rotate_at_spec *spec = data;
     const rope_rotate_spec *rotate = &spec->rotate;
@@ -564,7 +565,7 @@ void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp c
                 const npy_intp at_dims[4] = {seq, 1, n, k};
                 const npy_intp at_steps[9] = {x_row, pos_stride, 0, out_row, 0, x_stride,
                                               theta_stride, 0, out_stride};
-                rope_rotate_at_loop(plane_args, at_dims, at_steps, data);
+                rope_rotate_at_loop_bare(plane_args, at_dims, at_steps, data);
             }
         }
         return;
@@ -646,8 +647,8 @@ void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp c
  * exact anchors and offsets: the same values, bit for bit, as rotate_at rotates by, at a
  * fraction of the exact builder's cost. Other positions take the exact builder.
  */
-void rope_tables_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
-                      void *data)
+static void rope_tables_loop_bare(char **args, npy_intp const *dimensions,
+                                  npy_intp const *steps, void *data)
 {
     const rope_cos_sin_spec *spec = data;
     const rope_kernel_table *kern = rope_active_kernels();
@@ -705,3 +706,26 @@ void rope_tables_loop(char **args, npy_intp const *dimensions, npy_intp const *s
     }
     free(tb.offsets);
 }
+
+/*
+ * The registered loops: each leaves the floating-point status flags as it found them. NumPy
+ * reads the flags after a loop to warn or raise (np.errstate); a float16 conversion that
+ * overflows to inf sets them at the levels that convert in hardware (F16C, AVX-512) and not at
+ * those that convert in integer code, and a FloatingPointError after the loop would come with
+ * x already rotated. So overflow rounds to inf without a warning at every level: the flags a
+ * loop raises are cleared, those raised before it are kept.
+ */
+#define ROPE_KEEPING_FP_STATUS(name)                                                          \
+    void name(char **args, npy_intp const *dimensions, npy_intp const *steps, void *data)     \
+    {                                                                                         \
+        const int before = fetestexcept(FE_ALL_EXCEPT);                                       \
+        name##_bare(args, dimensions, steps, data);                                           \
+        feclearexcept(FE_ALL_EXCEPT & ~before);                                               \
+    }
+
+ROPE_KEEPING_FP_STATUS(rope_rotate_loop)
+ROPE_KEEPING_FP_STATUS(rope_rotate_rows_loop)
+ROPE_KEEPING_FP_STATUS(rope_cos_sin_loop)
+ROPE_KEEPING_FP_STATUS(rope_rotate_at_loop)
+ROPE_KEEPING_FP_STATUS(rope_rotate_seq_at_loop)
+ROPE_KEEPING_FP_STATUS(rope_tables_loop)

@@ -8,6 +8,7 @@
 #include "rope_loops.h"
 #include "rope_tensors.h"
 
+#include <math.h>
 #include <string.h>
 
 /* How many of rope_levels (lowest first) this CPU runs: chosen at import. */
@@ -298,6 +299,11 @@ static const char rope_rotate_at_doc[] =
     "a call over many integer positions builds them by angle addition from exact tables of\n"
     "multiples of 32 and of 0 ... 31 (a few float64 ulps, invisible after rounding).\n"
     "\n"
+    "The angles are exact for |pos * theta| <= 2**54; the loop does not check the range\n"
+    "(rope.apply and Rope.apply refuse positions past it before x is touched): a pair whose\n"
+    "angle is past it is rotated by NaN cos and sin, and becomes NaN. Results past the data\n"
+    "type's largest finite value round to inf, without a warning, at every SIMD level.\n"
+    "\n"
     "Parameters\n"
     "----------\n"
     "x : array_like, core dimensions (r, n)\n"
@@ -340,7 +346,8 @@ static const char rope_rotate_seq_at_doc[] =
     "The heads of a (batch, heads, seq, dim) x are h planes of s rows each, and the rows of a\n"
     "token are a whole plane apart. The loop builds the tables of a block of tokens once (as\n"
     "``rotate_at`` does, exact angles) and rotates every plane's rows of that block with them,\n"
-    "reading x plane by plane (half-split pairs, as ``rotate``).\n"
+    "reading x plane by plane (half-split pairs, as ``rotate``). Angles past 2**54 and\n"
+    "overflow as for ``rotate_at``: NaN, and inf without a warning.\n"
     "\n"
     "Parameters\n"
     "----------\n"
@@ -388,6 +395,7 @@ static const char rope_tables_doc[] =
     "0 ... 31 are built exactly (as ``cos_sin``) and combined by angle addition in the tables'\n"
     "type: within a few ulps of that type, at a small part of the exact builder's cost, and\n"
     "the same bits as rotate_at's tables. Fewer positions, or others, take the exact builder.\n"
+    "Angles |pos * theta| > 2**54, past the exact range, give NaN, as in ``cos_sin``.\n"
     "\n"
     "Parameters\n"
     "----------\n"
@@ -587,6 +595,13 @@ static PyObject *rope_rotate_at_one(PyObject *Py_UNUSED(module), PyObject *const
     if (2 * k > n) {
         Py_RETURN_FALSE;
     }
+    /* Angles past the exact range would rotate by NaN: the caller's general path explains. */
+    const double *t = PyArray_DATA(theta);
+    for (npy_intp j = 0; j < k; j++) {
+        if (!(fabs((double)pos * t[j]) <= 0x1p54)) {
+            Py_RETURN_FALSE;
+        }
+    }
     const rope_rotate_at_spec spec = {{dtype, interleaved}, NPY_INT64};
     const npy_int64 p = pos;
     const npy_intp item = PyArray_ITEMSIZE(x);
@@ -609,7 +624,8 @@ static PyMethodDef rope_methods[] = {
      "rotate_at_one(x, pos, theta, interleaved, /)\n--\n\n"
      "Rotate every row of a small C-contiguous x at one int position, as rotate_at (or\n"
      "rotate_interleaved_at) would, without the ufunc's dispatch. Returns False, x untouched,\n"
-     "when x, pos or theta is off that fast case."},
+     "when x, pos or theta is off that fast case (a self-overlapping x is never C-contiguous;\n"
+     "an angle |pos * theta| past 2**54 is off it too)."},
     {"simd_levels", rope_simd_levels, METH_NOARGS,
      "simd_levels()\n--\n\nThe kernel levels this CPU can run, lowest first."},
     {"fused_levels", rope_fused_levels, METH_NOARGS,

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rope
-from rope import reference
+from rope import _parallel, reference
 
-from conftest import tolerance
+from conftest import BFLOAT16, random_array, tolerance, widened
 
 # Under sanitizers and valgrind (.ci/sanitize) everything is 10-50x slower.
 EXAMPLES = 25 if os.environ.get("ROPE_INSTRUMENTED") else 200
@@ -122,3 +122,146 @@ def test_gufunc_out_equals_in_place(case):
     fresh = fn(x, c, s)
     assert fn(x, c, s, out=x) is x
     assert fresh.tobytes() == np.ascontiguousarray(x).tobytes()
+
+
+# -- what the hostile probe of issue 19 found: empty and sliced tables, overlapping layouts,
+# -- threads with aliasing positions, scaled frequencies at the edge of the angle range
+
+LOOPS = [(np.float16, np.float32), (BFLOAT16, np.float32), (np.float32, np.float32),
+         (np.float32, np.float64), (np.float64, np.float64)]
+
+
+def _table_oracle(x, c, s, interleaved):
+    """x rotated in float64 by the given tables (each pair's a c - b s, b c + a s)."""
+    out = widened(x).astype(np.float64)
+    k = c.shape[-1]
+    a, b = reference.pair_indices(2 * k, interleaved)
+    xa, xb = out[..., a].copy(), out[..., b].copy()
+    c, s = c.astype(np.float64), s.astype(np.float64)
+    out[..., a] = xa * c - xb * s
+    out[..., b] = xb * c + xa * s
+    return out
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.sampled_from(range(len(LOOPS))), st.sampled_from(rope.simd_levels()),
+       st.integers(1, 6), st.integers(0, 20), st.integers(0, 4), st.sampled_from([1, 2, -1, 3]),
+       st.booleans(), st.booleans(), st.integers(0, 2**32 - 1))
+def test_sliced_tables_at_every_level(loop, level, rows, k, extra, step, shared, interleaved,
+                                      seed):
+    """Tables sliced out of bigger ones (any step, k = 0 included), shared by every row or one
+    per row, at every level: the float64 rotation by those tables, x's bytes past 2k copied."""
+    dtype, table = LOOPS[loop]
+    n = 2 * k + extra
+    x = random_array((rows, n), dtype, seed)
+    rng = np.random.default_rng(seed)
+    angles = rng.uniform(-4, 4, (rows, abs(step) * k + 3))
+    parent_c, parent_s = np.cos(angles).astype(table), np.sin(angles).astype(table)
+    index = slice(1, 1 + step * k, step) if step > 0 else slice(abs(step) * k, None, step)
+    c, s = parent_c[:, index][:, :k], parent_s[:, index][:, :k]
+    if shared:
+        c, s = c[0], s[0]
+    assert c.shape[-1] == k
+    fn = rope.rotate_interleaved if interleaved else rope.rotate
+    before = rope.simd_level()
+    rope.set_simd_level(level)
+    try:
+        got = fn(x, c, s)
+        in_place = x.copy()
+        fn(in_place, c, s, out=in_place)
+    finally:
+        rope.set_simd_level(before)
+    expected = _table_oracle(x, c, s, interleaved)
+    np.testing.assert_allclose(widened(got), expected, rtol=0, atol=4 * tolerance(dtype) *
+                               max(1.0, float(np.abs(expected).max(initial=0))))
+    assert got.tobytes() == in_place.tobytes()
+    assert got[..., 2 * k:].tobytes() == x[..., 2 * k:].tobytes()
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=3), st.data(), st.booleans())
+def test_overlapping_layouts_refused_or_rotated_right(shape, data, interleaved):
+    """Any as_strided layout: refused (nothing written) if its elements may overlap, else
+    rotated as the oracle rotates it; a layout whose axes nest (as every view NumPy's slicing,
+    transposing and reversing makes) is never refused."""
+    shape = tuple(shape[:-1]) + (2 * shape[-1],)
+    strides = tuple(8 * data.draw(st.integers(-9, 9).filter(bool)) for _ in shape)
+    buf = np.random.default_rng(0).standard_normal(1024)
+    x = np.lib.stride_tricks.as_strided(buf[512:], shape, strides, writeable=True)
+    offsets = np.zeros(1, np.int64)
+    for n, st_ in zip(shape, strides):
+        offsets = (offsets[:, None] + np.arange(n) * st_).ravel()
+    apart = np.unique(offsets).size == offsets.size
+    before = buf.copy()
+    expected = reference.rotate(x, 3 + np.arange(shape[-2]), reference.frequencies(shape[-1]),
+                                interleaved=interleaved)
+    try:
+        rope.apply(x, 3, seq_axis=-2, interleaved=interleaved)
+    except ValueError as e:
+        assert "overlap" in str(e)
+        assert buf.tobytes() == before.tobytes()
+        # Refused although apart: only a layout whose axes do not nest (some axis's stride
+        # within the bytes that the axes of smaller strides span), which the cheap test
+        # cannot tell from an overlap.
+        nested, span = True, 8
+        for st_, n in sorted((abs(st_), n) for st_, n in zip(strides, shape) if n > 1):
+            nested, span = nested and st_ >= span, span + st_ * (n - 1)
+        assert not apart or not nested
+        return
+    assert apart
+    np.testing.assert_allclose(x, expected, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=max(EXAMPLES // 4, 10), deadline=None)
+@given(st.integers(8, 40), st.integers(2, 4), st.booleans(), st.booleans(), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_threads_with_positions_aliasing_x(rows, threads, reverse, into_out, scaled, seed):
+    """pos a view of x (or of out), threads splitting x into slices whose positions lie in
+    other slices' rows: the same bytes as one thread with a copy of pos."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, 2, 8))
+    holder = np.zeros_like(x) if into_out else x
+    holder[:, 1, 7] = rng.integers(-50, 50, rows)
+    kw = dict(scaling="yarn", factor=2.0, original_max_position_embeddings=16) if scaled \
+        else {}
+    pos = holder[::-1, 1, 7] if reverse else holder[:, 1, 7]
+    expected = rope.apply(x.copy(), pos.copy(), seq_axis=0, **kw)
+    saved = _parallel.MIN_BYTES_PER_THREAD
+    _parallel.MIN_BYTES_PER_THREAD = 64  # small slices, so that these arrays are split
+    try:
+        if into_out:
+            got = rope.apply(x, pos, seq_axis=0, out=holder, threads=threads, **kw)
+        else:
+            got = rope.apply(x, pos, seq_axis=0, threads=threads, **kw)
+    finally:
+        _parallel.MIN_BYTES_PER_THREAD = saved
+    assert got.tobytes() == expected.tobytes()
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.sampled_from(["linear", "proportional"]), st.floats(0.05, 1.0),
+       st.integers(-64, 64), st.booleans(), st.sampled_from([np.float32, np.float64]))
+def test_scaled_frequencies_at_the_edge_of_the_angle_range(family, factor, delta, negative,
+                                                            dtype):
+    """Positions around the largest one whose angle stays within 2**54 for the scaled
+    frequencies: refused with x untouched past it, rotated (finite, every pair's norm kept)
+    within it."""
+    r = rope.Rope(8, scaling=family, factor=factor)
+    fastest = float(np.abs(r.frequencies).max())
+    limit = int(2.0**54 // fastest)
+    pos = min(limit + delta, 2**53 - 2)
+    pos = -pos - 1 if negative else pos
+    x = random_array((2, 8), dtype)
+    before = x.copy()
+    top = max(abs(pos), abs(pos + 1))
+    try:
+        rope.apply(x, pos, scaling=family, factor=factor)
+    except ValueError as e:
+        assert "2**54" in str(e) and top * fastest > 2.0**54
+        assert x.tobytes() == before.tobytes()
+        return
+    assert top * fastest <= 2.0**54
+    assert np.isfinite(x).all()
+    a, b = reference.pair_indices(8, False)
+    np.testing.assert_allclose(np.hypot(x[:, a], x[:, b]), np.hypot(before[:, a], before[:, b]),
+                               rtol=1e-5)

@@ -1,4 +1,6 @@
 """rope.apply(threads=N): the same rotation, split across threads, checked against the oracle."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -68,11 +70,24 @@ def test_run_split_gives_every_thread_a_disjoint_slice():
     positions = np.arange(10).reshape(10, 1, 1)
     seen = []
 
-    def work(part, part_positions):
+    def prepare(part, part_positions):
         seen.append((part.shape, part_positions.shape))
-        part += 1
+        return part.__iadd__  # the rotation: called with 1 once every slice is prepared
 
-    _parallel.run_split(work, (x,), positions, 3)
+    _parallel.run_split(lambda *parts: functools.partial(prepare(*parts), 1), (x,), positions, 3)
     assert sorted(seen) == [((3, 3, 8, 64), (3, 1, 1)), ((3, 3, 8, 64), (3, 1, 1)),
                             ((4, 3, 8, 64), (4, 1, 1))]
     np.testing.assert_array_equal(x, 1)               # every element once, none twice
+
+
+def test_a_pool_shut_down_meanwhile_runs_the_slices_in_the_calling_thread():
+    """Another call may replace the shared pool (shutting the old one down) between this call
+    taking it and submitting to it: the slices then run here, every one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)
+    pool.shutdown()
+    ran = []
+    assert _parallel._run_all(pool, [lambda i=i: ran.append(i) or i for i in range(3)]) == \
+        [0, 1, 2]
+    assert ran == [0, 1, 2]
