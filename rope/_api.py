@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._rope import Rope, rotated_one
 from ._tensors import BFLOAT16, tensor_view
+from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import check_array, check_into, check_rotary_dim
 
 __all__ = ["apply", "rotate", "rotate_interleaved"]
@@ -24,7 +27,7 @@ def _frozen(value: object) -> object:
     return ("value", type(value), value)  # the type too: 1, 1.0 and True are equal keys
 
 
-def _thawed(value: tuple) -> object:
+def _thawed(value: tuple) -> Any:
     kind, *content = value
     if kind == "dict":
         return {k: _thawed(v) for k, v in content[0]}
@@ -61,9 +64,51 @@ def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
     return _cached_rope(dim, *key, frozen_params)
 
 
+@overload
 def apply(
-    x: np.ndarray,
-    pos: object,
+    x: ArrayOrTensorT,
+    pos: PositionsLike,
+    *,
+    base: float = ...,
+    interleaved: bool = ...,
+    rotary_dim: int | None = ...,
+    inverse: bool = ...,
+    seq_axis: int | None = ...,
+    layout: str | None = ...,
+    scaling: Scaling = ...,
+    seq_len: int | None = ...,
+    attention_scaling: bool = ...,
+    threads: int = ...,
+    mrope_section: Sequence[int] | None = ...,
+    mrope_interleaved: bool = ...,
+    mrope_grouped: bool = ...,
+    out: None = ...,
+    **params: Any,
+) -> ArrayOrTensorT: ...
+@overload
+def apply(
+    x: ArrayOrTensor,
+    pos: PositionsLike,
+    *,
+    base: float = ...,
+    interleaved: bool = ...,
+    rotary_dim: int | None = ...,
+    inverse: bool = ...,
+    seq_axis: int | None = ...,
+    layout: str | None = ...,
+    scaling: Scaling = ...,
+    seq_len: int | None = ...,
+    attention_scaling: bool = ...,
+    threads: int = ...,
+    mrope_section: Sequence[int] | None = ...,
+    mrope_interleaved: bool = ...,
+    mrope_grouped: bool = ...,
+    out: OutT,
+    **params: Any,
+) -> OutT: ...
+def apply(
+    x: ArrayOrTensor,
+    pos: PositionsLike,
     *,
     base: float = 10000.0,
     interleaved: bool = False,
@@ -71,16 +116,16 @@ def apply(
     inverse: bool = False,
     seq_axis: int | None = None,
     layout: str | None = None,
-    scaling: object = None,
+    scaling: Scaling = None,
     seq_len: int | None = None,
     attention_scaling: bool = True,
     threads: int = 1,
-    mrope_section: object = None,
+    mrope_section: Sequence[int] | None = None,
     mrope_interleaved: bool = False,
     mrope_grouped: bool = False,
-    out: np.ndarray | None = None,
-    **params: object,
-) -> np.ndarray:
+    out: ArrayOrTensor | None = None,
+    **params: Any,
+) -> ArrayOrTensor:
     """Apply rotary positional embeddings to `x` in place and return it (or rotate it into
     `out`).
 
@@ -213,8 +258,15 @@ def apply(
     return x if out is None else out
 
 
-def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray | None = None,
-           **kwargs: object) -> np.ndarray:
+@overload
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: None = ..., **kwargs: Any) -> np.ndarray[Any, Any]: ...
+@overload
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: OutT | tuple[OutT], **kwargs: Any) -> OutT: ...
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: ArrayOrTensor | tuple[ArrayOrTensor] | None = None,
+           **kwargs: Any) -> ArrayOrTensor:
     """Rotate pairs (x[j], x[j + k]) of the last axis by the angles whose cos and sin are given.
 
     The half-split pairing of GPT-NeoX and Hugging Face's ``rotate_half``. For each j < k::
@@ -264,8 +316,15 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
     return _rotated(_core.rotate, x, cos, sin, out, kwargs)
 
 
-def rotate_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /,
-                       out: np.ndarray | None = None, **kwargs: object) -> np.ndarray:
+@overload
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: None = ..., **kwargs: Any) -> np.ndarray[Any, Any]: ...
+@overload
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: OutT | tuple[OutT], **kwargs: Any) -> OutT: ...
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: ArrayOrTensor | tuple[ArrayOrTensor] | None = None,
+           **kwargs: Any) -> ArrayOrTensor:
     """Rotate adjacent pairs (x[2j], x[2j + 1]) of the last axis by the given cos and sin.
 
     The interleaved pairing of the RoFormer paper, GPT-J, Meta's Llama and ggml's normal mode.
@@ -323,7 +382,7 @@ def _gufunc_operand(a: object, name: str) -> object:
 
 
 def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
-             kwargs: dict) -> object:
+             kwargs: dict) -> Any:
     """gufunc(x, cos, sin, out=out, **kwargs) on the arrays that view x and out."""
     array = _gufunc_operand(x, "x")
     if isinstance(out, tuple) and len(out) == 1:  # NumPy's out=(array,)

@@ -5,6 +5,8 @@ precision of rope is the precision of this array. The scaling families live in `
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._scaling import (
@@ -15,6 +17,7 @@ from ._scaling import (
     rotary_dimension,
     scaled_frequencies,
 )
+from ._types import Scaling
 
 __all__ = ["attention_factor", "base_scale", "frequencies", "periods", "scaled"]
 
@@ -28,8 +31,8 @@ def scaled(
 
 
 def frequencies(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> np.ndarray:
     """Rotation frequencies of the pairs, scaled for context extension if asked.
 
@@ -109,8 +112,8 @@ def frequencies(
 
 
 def periods(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> np.ndarray:
     """Periods (wavelengths, in tokens) of the pairs: 2*pi / theta_k (inf where theta_k = 0,
     the pairs that ``"proportional"`` leaves unrotated).
@@ -129,8 +132,8 @@ def periods(
 
 
 def attention_factor(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> float:
     """The factor A that Hugging Face multiplies cos and sin by (so attention logits by A**2).
 

@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ._scaling import canonical_name, family_parameters
 from ._validation import check_flag
@@ -123,7 +124,7 @@ def model_types() -> tuple[str, ...]:
     return tuple(sorted(_FAMILIES))
 
 
-def read_config(config: object) -> tuple[dict, bool]:
+def read_config(config: Any) -> tuple[dict, bool]:
     """(the config as a dict, whether a transformers class has filled in its defaults)."""
     if isinstance(config, Mapping):
         return dict(config), False
@@ -162,12 +163,12 @@ class _Fields:
     def has(self, name: str) -> bool:
         return self.cfg.get(name) is not None  # transformers writes absent fields as null
 
-    def get(self, name: str, default: object = None) -> object:
+    def get(self, name: str, default: object = None) -> Any:
         self.read.add(name)
         value = self.cfg.get(name)
         return default if value is None else value
 
-    def need(self, name: str, why: str = "") -> object:
+    def need(self, name: str, why: str = "") -> Any:
         """The field's value; if the config leaves it out, an error naming it."""
         if self.has(name):
             return self.get(name)
@@ -291,6 +292,7 @@ def _layer_parameters(fields: _Fields, family: _Family, layer_type: str | None) 
     """The flat fields of a family whose layers rotate two ways (Gemma 3, OLMo 3): full
     attention at rope_theta with the scaling, sliding-window layers at their own base without."""
     kinds = ("full_attention", "sliding_attention")
+    assert family.sliding_base is not None  # only the families that have one come here
     fields.read.update(("layer_types", "sliding_window_pattern", "rope_scaling", "rope_theta",
                         family.sliding_base))  # each layer type reads one of the two bases
     if layer_type not in kinds:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
             f"along its sequence, {_NAME_THE_AXIS}. Its default is the next-to-last axis "
             f"only for a 2-d x (seq, dim)"
         )
-    length = 1 if single else x_shape[axis]
+    length = 1 if single or axis is None else x_shape[axis]  # axis None: single
     if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
         raise ValueError(
             f"pos={offset} with {length} positions reaches past 2**53, beyond which "
@@ -174,7 +175,7 @@ def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
             "rope.packed_positions(cu_seqlens)"
         )
     shape = [1] * len(lead)
-    shape[axis] = length
+    shape[axis] = length  # type: ignore[index]  # length > 1: the axis was named
     return np.arange(offset, offset + length, dtype=np.int64).reshape(shape)
 
 
@@ -232,19 +233,19 @@ def _placed_shape(pos_shape: tuple[int, ...], x_shape: tuple[int, ...],
             f"last axis but x has {lead[axis]} along its sequence axis (axis "
             f"{axis - len(x_shape)} of shape {x_shape}){hint}"
         )
-    shape = [1] * len(lead)
-    shape[axis] = pos_shape[-1]
+    placed = [1] * len(lead)
+    placed[axis] = pos_shape[-1]
     for i, n in enumerate(pos_shape[:-1]):
         if n not in (1, lead[i]):
             raise ValueError(
                 f"pos of shape {pos_shape} is read as (batch..., seq) against x of shape "
                 f"{x_shape}: its axis {i} has {n} entries where x has {lead[i]}"
             )
-        shape[i] = n
-    return tuple(shape)
+        placed[i] = n
+    return tuple(placed)
 
 
-def positions_for(pos: object, x_shape: tuple[int, ...], axis: int | None,
+def positions_for(pos: Any, x_shape: tuple[int, ...], axis: int | None,
                   packed: bool = False) -> np.ndarray:
     """Positions for every vector of an array of shape `x_shape`, as an array that broadcasts
     to ``x_shape[:-1]``, of dtype int64 or float64 with values in [-2**53, 2**53].

@@ -7,10 +7,12 @@ tables once (it keeps the last positions' tables), so k costs only the streaming
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._mrope import pair_axes
@@ -34,6 +36,7 @@ from ._scaling import (
     uses_length,
 )
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
+from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import (
     check_array,
     check_flag,
@@ -123,21 +126,36 @@ class Rope:
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
                  "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length",
                  "_tables", "_lock")
+    # The slots' types (set once, by object.__setattr__, in __init__).
+    _dim: int
+    _rotary_dim: int
+    _base: float
+    _scaling: str | None
+    _params: tuple[tuple[str, Any], ...]
+    _interleaved: bool
+    _axes: Any  # rope._mrope's pair axes, or None
+    _uses_length: bool
+    _key: tuple[Any, ...]
+    _default: ScaledFrequencies
+    _one_theta: np.ndarray | None
+    _by_length: tuple[Any, ScaledFrequencies] | None
+    _tables: tuple[Any, ...] | None
+    _lock: threading.Lock
 
     def __init__(
         self,
         dim: int | None = None,
         base: float = 10000.0,
-        scaling: object = None,
+        scaling: Scaling = None,
         *,
         rotary_dim: int | None = None,
         partial_rotary_factor: float | None = None,
         head_dim: int | None = None,
         interleaved: bool = False,
-        mrope_section: object = None,
+        mrope_section: Sequence[int] | None = None,
         mrope_interleaved: bool = False,
         mrope_grouped: bool = False,
-        **params: object,
+        **params: Any,
     ) -> None:
         if dim is None and head_dim is None:
             raise TypeError("Rope needs the head dimension: Rope(dim=128, ...)")
@@ -266,7 +284,7 @@ class Rope:
         return self._scaling
 
     @property
-    def params(self) -> Mapping[str, object]:
+    def params(self) -> Mapping[str, Any]:
         """The scaling parameters, checked and with Hugging Face's defaults filled in."""
         return MappingProxyType(dict(self._params))
 
@@ -357,7 +375,7 @@ class Rope:
     # -- rotation -------------------------------------------------------------------------
 
     def tables(
-        self, positions: np.ndarray, dtype: np.dtype, *, inverse: bool = False,
+        self, positions: PositionsLike, dtype: npt.DTypeLike, *, inverse: bool = False,
         seq_len: int | None = None, attention_scaling: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin tables (times the attention factor) for positions, cached for reuse.
@@ -499,11 +517,23 @@ class Rope:
             part, part_out, flat_cos[part_index], flat_sin[part_index], part_index.shape),
             (x, out), index, threads)
 
+    @overload
     def apply(
-        self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int | None = None,
-        layout: str | None = None, seq_len: int | None = None, attention_scaling: bool = True,
-        threads: int = 1, out: np.ndarray | None = None,
-    ) -> np.ndarray:
+        self, x: ArrayOrTensorT, pos: PositionsLike, *, inverse: bool = ...,
+        seq_axis: int | None = ..., layout: str | None = ..., seq_len: int | None = ...,
+        attention_scaling: bool = ..., threads: int = ..., out: None = ...,
+    ) -> ArrayOrTensorT: ...
+    @overload
+    def apply(
+        self, x: ArrayOrTensor, pos: PositionsLike, *, inverse: bool = ...,
+        seq_axis: int | None = ..., layout: str | None = ..., seq_len: int | None = ...,
+        attention_scaling: bool = ..., threads: int = ..., out: OutT,
+    ) -> OutT: ...
+    def apply(
+        self, x: ArrayOrTensor, pos: PositionsLike, *, inverse: bool = False,
+        seq_axis: int | None = None, layout: str | None = None, seq_len: int | None = None,
+        attention_scaling: bool = True, threads: int = 1, out: ArrayOrTensor | None = None,
+    ) -> ArrayOrTensor:
         """Rotate `x` in place by this configuration and return it (or rotate it into `out`).
 
         Name x's layout (``layout="bhsd"``, ``"bshd"``, ``"shd"``, ``"thd"``, ...) or its

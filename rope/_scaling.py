@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -119,13 +119,13 @@ def _rotations(value: object, name: str) -> float:
     return value
 
 
-def _factor_list(value: object, name: str) -> tuple[float, ...]:
+def _factor_list(value: Any, name: str) -> tuple[float, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         raise TypeError(f"scaling parameter {name} must be a list of numbers; got {value!r}")
     return tuple(_real(v, f"{name}[{i}]", positive=True) for i, v in enumerate(value))
 
 
-_CHECKS: dict[str, Callable[[object, str], object]] = {
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "factor": lambda v, n: _real(v, n, positive=True),
     "original_max_position_embeddings": _length,
     "max_position_embeddings": _length,
@@ -332,7 +332,7 @@ def _fill_defaults(name: str, p: dict) -> None:
 
 def resolve(
     base: object, scaling: object, params: Mapping[str, object]
-) -> tuple[float, str | None, dict[str, object], float | None]:
+) -> tuple[float, str | None, dict[str, Any], float | None]:
     """Check a scaling request; return (base, name, params, partial_rotary_factor).
 
     `scaling` is None, a name, or a Hugging Face dict (``rope_type`` or legacy ``type``; its
