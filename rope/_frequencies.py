@@ -12,6 +12,7 @@ import numpy as np
 from ._scaling import (
     ScaledFrequencies,
     base_scale,
+    check_keywords,
     periods_of,
     resolve,
     rotary_dimension,
@@ -26,6 +27,8 @@ def scaled(
     dim: int, base: object, scaling: object, params: dict, seq_len: int | None = None
 ) -> ScaledFrequencies:
     """Frequencies and attention factor of one request (the shared path of the public functions)."""
+    if params:
+        check_keywords(params, frequencies, "rope.frequencies()")
     base, name, checked, partial = resolve(base, scaling, params)
     return scaled_frequencies(rotary_dimension(dim, partial), base, name, checked, seq_len)
 

@@ -19,10 +19,12 @@ Three ways to split the pairs are in use, all described by `mrope_section` (pair
 from __future__ import annotations
 
 import numbers
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._validation import shown
 
 __all__ = ["PairAxes", "pair_axes"]
 
@@ -58,12 +60,12 @@ def _check_sections(sections: Any, pairs: int) -> tuple[int, ...]:
     if isinstance(sections, (str, bytes)) or not hasattr(sections, "__len__"):
         raise TypeError(
             f"mrope_section must be a list of pair counts, one per position axis (Qwen2-VL: "
-            f"[16, 24, 24]); got {sections!r}"
+            f"[16, 24, 24]); got {shown(sections)}"
         )
     checked = []
     for value in sections:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"mrope_section must hold integers >= 1; got {list(sections)}")
+            raise ValueError(f"mrope_section must hold integers >= 1; got {shown(sections)}")
         checked.append(int(value))
     if len(checked) < 2:
         raise ValueError(
