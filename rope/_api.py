@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._rope import Rope, rotated_one
+from ._scaling import check_keywords
 from ._tensors import BFLOAT16, tensor_view
 from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import check_array, check_into, check_rotary_dim
@@ -20,9 +21,15 @@ __all__ = ["apply", "rotate", "rotate_interleaved"]
 def _frozen(value: object) -> object:
     """A hashable stand-in for a scaling argument (dicts and lists of a Hugging Face config)."""
     if isinstance(value, Mapping):
+        if any(isinstance(v, Mapping) for v in value.values()):  # no scaling dict nests one:
+            raise TypeError("a nested dict")  # left to Rope to explain, without recursing here
         return ("dict", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple, np.ndarray)):
-        return ("list", tuple(_frozen(v) for v in np.asarray(value).tolist()))
+        try:
+            items = np.asarray(value).tolist()
+        except ValueError:  # ragged, or nested past NumPy's 64 dimensions: not a list of numbers
+            raise TypeError("not a list of numbers") from None
+        return ("list", tuple(_frozen(v) for v in items))
     hash(value)
     return ("value", type(value), value)  # the type too: 1, 1.0 and True are equal keys
 
@@ -243,8 +250,14 @@ def apply(
     if out is None or out is x:
         array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
         if array is not None and array.ndim and array.shape[-1]:  # a decode step first
-            config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
-            if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads):
+            try:
+                config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved,
+                                   params)
+            except TypeError:
+                check_keywords(params, apply, "rope.apply()")  # a misspelt keyword, by name
+                raise
+            if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads,
+                           attention_scaling):
                 return x
         array = target = check_array(x if array is None else array)
     else:
@@ -252,7 +265,11 @@ def apply(
     if array.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
-        config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+        try:
+            config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+        except TypeError:
+            check_keywords(params, apply, "rope.apply()")
+            raise
     config._apply_checked(array, target, pos, inverse, seq_axis, layout, seq_len,
                           attention_scaling, threads)
     return x if out is None else out

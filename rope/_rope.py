@@ -19,6 +19,7 @@ from ._mrope import pair_axes
 from ._parallel import run_split
 from ._positions import (
     _parsed_layout,
+    checked_positions,
     positions_for,
     rows_for,
     grouped_rows,
@@ -29,6 +30,7 @@ from ._positions import (
 )
 from ._scaling import (
     ScaledFrequencies,
+    check_keywords,
     periods_of,
     resolve,
     rotary_dimension,
@@ -38,7 +40,9 @@ from ._scaling import (
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
 from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import (
+    shown,
     check_array,
+    check_dim,
     check_flag,
     check_into,
     check_positive_int,
@@ -62,6 +66,18 @@ def build_tables(
     cos *= attention
     sin *= attention
     return cos.astype(dtype, copy=False), sin.astype(dtype, copy=False)
+
+
+def _checked_table_dtype(dtype: object) -> np.dtype:
+    """The dtype of tables asked for by name: float32 or float64, the dtypes cos_sin makes."""
+    try:
+        checked = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        checked = None
+    if checked is None or checked not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be np.float32 or np.float64, the dtypes of rope's tables "
+                        f"(float32 for float16 and bfloat16 data); got {shown(dtype)}")
+    return checked
 
 
 def _table_dtype(x: np.ndarray) -> np.dtype:
@@ -157,11 +173,13 @@ class Rope:
         mrope_grouped: bool = False,
         **params: Any,
     ) -> None:
+        if params:
+            check_keywords(params, Rope.__init__, "Rope()")
         if dim is None and head_dim is None:
             raise TypeError("Rope needs the head dimension: Rope(dim=128, ...)")
         if dim is not None and head_dim is not None and dim != head_dim:
             raise ValueError(f"dim={dim} and head_dim={head_dim} disagree; pass one of them")
-        dim = check_positive_int(dim if dim is not None else head_dim, "dim")
+        dim = check_dim(dim if dim is not None else head_dim, "dim")
         if partial_rotary_factor is not None:
             params["partial_rotary_factor"] = partial_rotary_factor
         base, name, checked, partial = resolve(base, scaling, params)
@@ -396,7 +414,13 @@ class Rope:
         >>> r.tables(np.arange(3), np.float32)[0] is cos
         True
         """
-        positions = np.asarray(positions)
+        try:
+            positions = checked_positions(positions)
+        except (TypeError, ValueError) as exc:  # its messages call it pos, as rope.apply does
+            raise type(exc)(f"positions: {exc}") from None
+        inverse = check_flag(inverse, "inverse")
+        attention_scaling = check_flag(attention_scaling, "attention_scaling")
+        dtype = _checked_table_dtype(dtype)
         if self._axes is not None and (positions.ndim == 0 or
                                        positions.shape[0] != len(self._axes.sections)):
             raise ValueError(
@@ -404,7 +428,7 @@ class Rope:
                 f"positions of shape ({len(self._axes.sections)}, ...), one row per axis"
             )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention,
+        return self._cached_tables(positions, scaled, dtype, inverse, attention,
                                    self._axes is not None)
 
     def _scaled_for(
@@ -594,7 +618,8 @@ class Rope:
         """
         if out is None or out is x:
             array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
-            if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads):
+            if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads,
+                           attention_scaling):
                 return x
             array = target = check_array(x if array is None else array)
         else:
@@ -681,15 +706,19 @@ class Rope:
 
 
 def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
-                layout: object, seq_len: object, threads: object) -> bool:
+                layout: object, seq_len: object, threads: object,
+                attention_scaling: object) -> bool:
     """Rotate x in place if it is one token at an int position (a decode step) and say so.
 
     A decode step rotates a few KiB: NumPy's ufunc dispatch and the general argument handling
     would cost more than the rotation. This checks the few things that make the case and lets
     the C function check x and take it (the gufunc's own loop, the same bits); anything else,
-    valid or not, returns False for the general path to handle (and to explain).
+    valid or not, returns False for the general path to handle (and to explain). The flags are
+    taken only as what the general path accepts (`threads == 1` would take True and 1.0, and
+    the attention factor of 1 would let any `attention_scaling` through).
     """
-    if not (type(pos) is int and inverse is False and seq_len is None and threads == 1
+    if not (type(pos) is int and inverse is False and seq_len is None and type(threads) is int
+            and threads == 1 and (attention_scaling is True or attention_scaling is False)
             and rope._one_theta is not None and type(x) is np.ndarray):
         return False
     ndim = x.ndim
