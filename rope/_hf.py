@@ -241,15 +241,19 @@ def _text_part(cfg: dict) -> dict:
     return text
 
 
+def _quotient(fields: _Fields, total: str, heads: str) -> int:
+    """The head dimension of a config that gives it as total // heads (two count fields)."""
+    why = f" (the head dimension: {total} // {heads})"
+    dim = fields.count(total, why) // fields.count(heads, why)
+    if dim < 1:
+        raise ValueError(f"the config has {total}={fields.get(total)} below {heads}="
+                         f"{fields.get(heads)}: no head dimension {total} // {heads} >= 1")
+    return dim
+
+
 def _head_dim(fields: _Fields, family: _Family) -> int:
     if family.head == "gptj":  # GPT-J and CodeGen keep GPT-2's names
-        why = " (the head dimension: n_embd // n_head)"
-        dim = fields.count("n_embd", why) // fields.count("n_head", why)
-        if dim < 1:
-            raise ValueError(f"the config has fewer n_embd ({fields.get('n_embd')}) than "
-                             f"n_head ({fields.get('n_head')}): no head dimension "
-                             f"n_embd // n_head >= 1")
-        return dim
+        return _quotient(fields, "n_embd", "n_head")
     if family.head not in ("derived", "class", "hidden"):
         return fields.count(family.head, " (the dimension of the rotated head)")
     if family.head != "hidden" and fields.has("head_dim"):
@@ -257,13 +261,7 @@ def _head_dim(fields: _Fields, family: _Family) -> int:
     fields.read.add("head_dim")  # Pixtral's class computes it, whatever the file says
     if family.head == "class" and not fields.complete:
         raise fields.missing("head_dim", " (the head dimension)")
-    why = " (the head dimension: hidden_size // num_attention_heads)"
-    dim = fields.count("hidden_size", why) // fields.count("num_attention_heads", why)
-    if dim < 1:
-        raise ValueError(f"the config has fewer hidden_size ({fields.get('hidden_size')}) than "
-                         f"num_attention_heads ({fields.get('num_attention_heads')}): no head "
-                         f"dimension hidden_size // num_attention_heads >= 1")
-    return dim
+    return _quotient(fields, "hidden_size", "num_attention_heads")
 
 
 def _base(fields: _Fields, family: _Family, params: dict) -> float:
