@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._scaling import canonical_name, family_parameters
+from ._scaling import canonical_name, family_parameters, parameter_names
 from ._validation import check_flag, shown
 
 __all__ = ["model_types", "read_config", "rope_arguments"]
@@ -464,5 +464,12 @@ def rope_arguments(config: object, *, layer_type: str | None = None,
             raise ValueError(f"the config says {flag}={shown(fields.get(flag))}: a variant of "
                              f"{model_type!r} rope has no rules for")
     fields.refuse_unread(family.not_rotation)
+    unknown = sorted(shown(k) for k in params if k not in parameter_names())
+    if unknown:  # a TypeError, as a keyword that rope.Rope does not take
+        raise TypeError(
+            f"the config's rope_scaling / rope_parameters has {', '.join(unknown)}, which no "
+            f"scaling family takes, so rope cannot tell how it changes the rotation; build the "
+            f"Rope directly (rope.Rope(...)) if you know"
+        )
     return {"dim": dim, "base": base, "scaling": name, **rotary, **axes,
             "interleaved": pairing if interleaved is None else interleaved, **params}

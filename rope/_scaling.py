@@ -36,6 +36,7 @@ __all__ = [
     "canonical_name",
     "check_keywords",
     "family_parameters",
+    "parameter_names",
     "periods_of",
     "resolve",
     "scaled_frequencies",
@@ -476,6 +477,11 @@ def _described(name: str, params: Mapping) -> str:
 
 #: Every name a scaling family takes as a keyword (and a Hugging Face dict's rope_theta).
 _PARAMETER_NAMES = frozenset(_CHECKS) | {"rope_theta"}
+
+
+def parameter_names() -> frozenset[str]:
+    """Every parameter name of every family (and rope_theta), as keywords and dict keys."""
+    return _PARAMETER_NAMES
 
 
 def check_keywords(params: Mapping[str, object], function: Callable, caller: str) -> None:

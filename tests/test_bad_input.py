@@ -270,6 +270,8 @@ CASES = {
     "hf model_type list": (lambda: _hf({"model_type": ["llama"]}), TypeError, ["model_type", "string"]),
     "hf rope_scaling array": (lambda: _hf({"rope_scaling": np.array([2.0, 3.0])}), ValueError,
                               ["rope_scaling", "dict"]),
+    "hf rope_scaling unknown key": (lambda: _hf({"rope_scaling": {"rope_type": "linear", "factor": 2.0, "foo": 1}}),
+                                    TypeError, ["rope_scaling", "'foo'", "no scaling family"]),
     "hf mrope_section bool": (lambda: _hf({"model_type": "qwen2_vl", "rope_scaling": {
         "type": "mrope", "mrope_section": True}}), TypeError, ["mrope_section", "list"]),
     "hf factor nested dict": (lambda: _hf({"rope_scaling": {"rope_type": "linear", "factor": _deep(5000)}}),
@@ -572,7 +574,7 @@ def test_random_hf_config_values_get_errors_that_name_them(index):
             aliases = {field, "base"} if field in ("rope_theta", "rope_local_base_freq",
                                                    "rotary_emb_base", "rope_ratio") else {field}
             if field == "rope_scaling":  # a dict of unknown keys: they are named
-                aliases.add("unknown keyword argument")
+                aliases.add("no scaling family takes")
             if field in ("rope_type", "type"):
                 aliases |= {"scaling", "rope_scaling", "type"}
             if field == "rotary_pct":
