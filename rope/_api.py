@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _core
 from ._rope import Rope, rotated_one
+from ._scaling import check_keywords
 from ._tensors import BFLOAT16, tensor_view
+from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import check_array, check_into, check_overlap_free, check_rotary_dim
 
 __all__ = ["apply", "rotate", "rotate_interleaved"]
@@ -17,14 +21,20 @@ __all__ = ["apply", "rotate", "rotate_interleaved"]
 def _frozen(value: object) -> object:
     """A hashable stand-in for a scaling argument (dicts and lists of a Hugging Face config)."""
     if isinstance(value, Mapping):
+        if any(isinstance(v, Mapping) for v in value.values()):  # no scaling dict nests one:
+            raise TypeError("a nested dict")  # left to Rope to explain, without recursing here
         return ("dict", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple, np.ndarray)):
-        return ("list", tuple(_frozen(v) for v in np.asarray(value).tolist()))
+        try:
+            items = np.asarray(value).tolist()
+        except ValueError:  # ragged, or nested past NumPy's 64 dimensions: not a list of numbers
+            raise TypeError("not a list of numbers") from None
+        return ("list", tuple(_frozen(v) for v in items))
     hash(value)
     return ("value", type(value), value)  # the type too: 1, 1.0 and True are equal keys
 
 
-def _thawed(value: tuple) -> object:
+def _thawed(value: tuple) -> Any:
     kind, *content = value
     if kind == "dict":
         return {k: _thawed(v) for k, v in content[0]}
@@ -67,9 +77,51 @@ def _rope_for(dim, base, scaling, rotary_dim, interleaved, params) -> Rope:
     return _cached_rope(dim, *key, frozen_params)
 
 
+@overload
 def apply(
-    x: np.ndarray,
-    pos: object,
+    x: ArrayOrTensorT,
+    pos: PositionsLike,
+    *,
+    base: float = ...,
+    interleaved: bool = ...,
+    rotary_dim: int | None = ...,
+    inverse: bool = ...,
+    seq_axis: int | None = ...,
+    layout: str | None = ...,
+    scaling: Scaling = ...,
+    seq_len: int | None = ...,
+    attention_scaling: bool = ...,
+    threads: int = ...,
+    mrope_section: Sequence[int] | None = ...,
+    mrope_interleaved: bool = ...,
+    mrope_grouped: bool = ...,
+    out: None = ...,
+    **params: Any,
+) -> ArrayOrTensorT: ...
+@overload
+def apply(
+    x: ArrayOrTensor,
+    pos: PositionsLike,
+    *,
+    base: float = ...,
+    interleaved: bool = ...,
+    rotary_dim: int | None = ...,
+    inverse: bool = ...,
+    seq_axis: int | None = ...,
+    layout: str | None = ...,
+    scaling: Scaling = ...,
+    seq_len: int | None = ...,
+    attention_scaling: bool = ...,
+    threads: int = ...,
+    mrope_section: Sequence[int] | None = ...,
+    mrope_interleaved: bool = ...,
+    mrope_grouped: bool = ...,
+    out: OutT,
+    **params: Any,
+) -> OutT: ...
+def apply(
+    x: ArrayOrTensor,
+    pos: PositionsLike,
     *,
     base: float = 10000.0,
     interleaved: bool = False,
@@ -77,16 +129,16 @@ def apply(
     inverse: bool = False,
     seq_axis: int | None = None,
     layout: str | None = None,
-    scaling: object = None,
+    scaling: Scaling = None,
     seq_len: int | None = None,
     attention_scaling: bool = True,
     threads: int = 1,
-    mrope_section: object = None,
+    mrope_section: Sequence[int] | None = None,
     mrope_interleaved: bool = False,
     mrope_grouped: bool = False,
-    out: np.ndarray | None = None,
-    **params: object,
-) -> np.ndarray:
+    out: ArrayOrTensor | None = None,
+    **params: Any,
+) -> ArrayOrTensor:
     """Apply rotary positional embeddings to `x` in place and return it (or rotate it into
     `out`).
 
@@ -210,8 +262,14 @@ def apply(
     if out is None or out is x:
         array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
         if array is not None and array.ndim and array.shape[-1]:  # a decode step first
-            config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
-            if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads):
+            try:
+                config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved,
+                                   params)
+            except TypeError:
+                check_keywords(params, apply, "rope.apply()")  # a misspelt keyword, by name
+                raise
+            if rotated_one(config, array, pos, inverse, seq_axis, layout, seq_len, threads,
+                           attention_scaling):
                 return x
         array = target = check_array(x if array is None else array)
     else:
@@ -219,14 +277,25 @@ def apply(
     if array.shape[-1] == 0:
         check_rotary_dim(rotary_dim, 0)  # raises, with the message about x's empty last axis
     if config is None:
-        config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+        try:
+            config = _rope_for(array.shape[-1], base, scaling, rotary_dim, interleaved, params)
+        except TypeError:
+            check_keywords(params, apply, "rope.apply()")
+            raise
     config._apply_checked(array, target, pos, inverse, seq_axis, layout, seq_len,
                           attention_scaling, threads)
     return x if out is None else out
 
 
-def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray | None = None,
-           **kwargs: object) -> np.ndarray:
+@overload
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: None = ..., **kwargs: Any) -> np.ndarray[Any, Any]: ...
+@overload
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: OutT | tuple[OutT], **kwargs: Any) -> OutT: ...
+def rotate(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: ArrayOrTensor | tuple[ArrayOrTensor] | None = None,
+           **kwargs: Any) -> ArrayOrTensor:
     """Rotate pairs (x[j], x[j + k]) of the last axis by the angles whose cos and sin are given.
 
     The half-split pairing of GPT-NeoX and Hugging Face's ``rotate_half``. For each j < k::
@@ -278,8 +347,15 @@ def rotate(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /, out: np.ndarray |
     return _rotated(_core.rotate, x, cos, sin, out, kwargs)
 
 
-def rotate_interleaved(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, /,
-                       out: np.ndarray | None = None, **kwargs: object) -> np.ndarray:
+@overload
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: None = ..., **kwargs: Any) -> np.ndarray[Any, Any]: ...
+@overload
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: OutT | tuple[OutT], **kwargs: Any) -> OutT: ...
+def rotate_interleaved(x: npt.ArrayLike | ArrayOrTensor, cos: npt.ArrayLike, sin: npt.ArrayLike, /,
+           out: ArrayOrTensor | tuple[ArrayOrTensor] | None = None,
+           **kwargs: Any) -> ArrayOrTensor:
     """Rotate adjacent pairs (x[2j], x[2j + 1]) of the last axis by the given cos and sin.
 
     The interleaved pairing of the RoFormer paper, GPT-J, Meta's Llama and ggml's normal mode.
@@ -337,7 +413,7 @@ def _gufunc_operand(a: object, name: str) -> object:
 
 
 def _rotated(gufunc: np.ufunc, x: object, cos: object, sin: object, out: object,
-             kwargs: dict) -> object:
+             kwargs: dict) -> Any:
     """gufunc(x, cos, sin, out=out, **kwargs) on the arrays that view x and out."""
     array = _gufunc_operand(x, "x")
     if isinstance(out, tuple) and len(out) == 1:  # NumPy's out=(array,)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class TableCache:
         """Bytes of the tables (and positions) kept."""
         return self._bytes
 
-    def get(self, key: tuple, owner: object, positions: np.ndarray) -> object | None:
+    def get(self, key: tuple, owner: object, positions: np.ndarray) -> Any:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:

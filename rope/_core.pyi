@@ -16,6 +16,12 @@ Exact for |pos * theta| <= 2**54, unchecked: a pair past it becomes NaN (rope.ap
 first). Overflow rounds to inf without a warning."""
 rotate_interleaved_at: np.ufunc
 """(r,n),(),(k)->(r,n): rotate_at with adjacent pairs."""
+rotate_seq_at: np.ufunc
+"""(h,s,n),(s),(k)->(h,s,n): rotate_at for planes of rows, row t of each plane at pos[t]."""
+rotate_interleaved_seq_at: np.ufunc
+"""(h,s,n),(s),(k)->(h,s,n): rotate_seq_at with adjacent pairs."""
+tables: np.ufunc
+"""(),(k)->(2,k): the cos and sin rows rotate_at builds in its loop, for many positions."""
 cos_sin: np.ufunc
 """(),(k)->(k),(k): cos and sin of the exact angle pos * theta."""
 
@@ -25,5 +31,6 @@ bfloat16_bits: np.dtype
 def dlpack_view(capsule: object, name: str, /) -> np.ndarray: ...
 def rotate_at_one(x: np.ndarray, pos: int, theta: np.ndarray, interleaved: bool, /) -> bool: ...
 def simd_levels() -> tuple[str, ...]: ...
+def fused_levels() -> tuple[str, ...]: ...
 def simd_level() -> str: ...
 def set_simd_level(level: str, /) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +20,10 @@ from ._frequencies import attention_factor, base_scale, frequencies, periods
 __all__ = ["demo"]
 
 # Two configurations of released models: Qwen2.5 with YaRN, Llama 3.1.
-QWEN25_YARN = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}
-LLAMA31 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
-           "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+QWEN25_YARN: dict[str, Any] = {"rope_type": "yarn", "factor": 4.0,
+                               "original_max_position_embeddings": 32768}
+LLAMA31: dict[str, Any] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                           "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
 
 
 def _section(title: str, formula: str, theory: str) -> None:

@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._frequencies import frequencies
 from ._rope import Rope
+from ._types import Scaling
 from ._validation import MAX_POSITION
 
 __all__ = ["ScalingBands", "attention_weights", "decay_bound", "scaling_bands", "score_drift",
            "score_matrix"]
 
 
-def _positions(value: object, name: str) -> np.ndarray:
+def _positions(value: Any, name: str) -> np.ndarray:
     """An int n means 0 ... n-1; anything else is a 1-d array of integer positions."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if value < 1:
@@ -39,7 +42,7 @@ def _positions(value: object, name: str) -> np.ndarray:
     return positions.astype(np.int64)
 
 
-def _vectors(x: object, n: int, name: str) -> np.ndarray:
+def _vectors(x: Any, n: int, name: str) -> np.ndarray:
     """(d,) -> the same vector at each of n positions; (n, d) as it is; float64 copies."""
     x = np.array(x, dtype=np.float64)
     if x.ndim == 1:
@@ -51,16 +54,16 @@ def _vectors(x: object, n: int, name: str) -> np.ndarray:
 
 
 def score_matrix(
-    q: object,
-    k: object,
-    positions: object = 64,
-    key_positions: object = None,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
+    positions: npt.ArrayLike = 64,
+    key_positions: npt.ArrayLike | None = None,
     *,
     base: float = 10000.0,
-    scaling: object = None,
+    scaling: Scaling = None,
     interleaved: bool = False,
     seq_len: int | None = None,
-    **params: object,
+    **params: Any,
 ) -> np.ndarray:
     """The score ⟨Ro(q_i, p_i θ), Ro(k_j, p_j θ)⟩ of every query position i and key position j.
 
@@ -115,17 +118,17 @@ def score_matrix(
 
 
 def attention_weights(
-    q: object,
-    k: object,
-    positions: object = 64,
-    key_positions: object = None,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
+    positions: npt.ArrayLike = 64,
+    key_positions: npt.ArrayLike | None = None,
     *,
     causal: bool = True,
     base: float = 10000.0,
-    scaling: object = None,
+    scaling: Scaling = None,
     interleaved: bool = False,
     seq_len: int | None = None,
-    **params: object,
+    **params: Any,
 ) -> np.ndarray:
     """Softmax attention of each query position over the key positions, with RoPE scores.
 
@@ -168,8 +171,8 @@ def attention_weights(
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def decay_bound(dim: int = 128, base: float = 10000.0, distances: object = None,
-                scaling: object = None, **params: object) -> np.ndarray:
+def decay_bound(dim: int = 128, base: float = 10000.0, distances: npt.ArrayLike | None = None,
+                scaling: Scaling = None, **params: Any) -> np.ndarray:
     """RoFormer's long-range decay: the relative upper bound of the score at distance r.
 
     With the pairs of q and k as complex numbers, h_i = q_i conj(k_i), the score at distance r
@@ -250,8 +253,8 @@ class ScalingBands:
     context: float | None
 
 
-def scaling_bands(dim: int, base: float = 10000.0, scaling: object = None, *,
-                  seq_len: int | None = None, **params: object) -> ScalingBands:
+def scaling_bands(dim: int, base: float = 10000.0, scaling: Scaling = None, *,
+                  seq_len: int | None = None, **params: Any) -> ScalingBands:
     """Which pairs a scaling keeps, ramps or interpolates, and the wavelengths between bands.
 
     Frequency-aware families (YaRN, Llama 3) keep the fast pairs, which turn many times within
@@ -306,7 +309,7 @@ def scaling_bands(dim: int, base: float = 10000.0, scaling: object = None, *,
 # ---------------------------------------------------------------------------------------------
 # Precision: storage dtypes (bfloat16 emulated where no dtype is available) and angle paths
 
-def round_to_bfloat16(x: object) -> np.ndarray:
+def round_to_bfloat16(x: npt.ArrayLike) -> np.ndarray:
     """Round to the nearest bfloat16 value (ties to even), returned as float32.
 
     bfloat16 is the upper half of a float32: 8 exponent bits, 7 stored significand bits. Adding
@@ -326,7 +329,7 @@ def round_to_bfloat16(x: object) -> np.ndarray:
     return rounded.astype(np.uint32).view(np.float32)
 
 
-def _storage(dtype: object) -> tuple[str, object]:
+def _storage(dtype: npt.DTypeLike) -> tuple[str, Any]:
     """(name, numpy dtype or None): None when bfloat16 has no NumPy dtype here."""
     if isinstance(dtype, str) and dtype.lower() == "bfloat16":
         try:
@@ -342,7 +345,7 @@ def _storage(dtype: object) -> tuple[str, object]:
     return dtype.name, dtype
 
 
-def _rounding(name: str, dtype: object):
+def _rounding(name: str, dtype: npt.DTypeLike):
     """float64 -> float64 holding the nearest value of the storage dtype (round to nearest)."""
     if name == "bfloat16":
         return lambda v: round_to_bfloat16(np.asarray(v, dtype=np.float64).astype(np.float32)) \
@@ -351,7 +354,7 @@ def _rounding(name: str, dtype: object):
 
 
 def _rotate_exact(config: Rope, stored: np.ndarray, positions: np.ndarray, name: str,
-                  dtype: object, store, seq_len: int) -> np.ndarray:
+                  dtype: npt.DTypeLike, store, seq_len: int) -> np.ndarray:
     """rope's rotation of values stored in `dtype`, rounded once to it, as float64.
 
     A dtype rope rotates natively is rotated as such; bfloat16 (until rope takes it) is rotated
@@ -391,18 +394,18 @@ def _rotate_float32_angles(config: Rope, stored: np.ndarray, positions: np.ndarr
 
 
 def score_drift(
-    q: object,
-    k: object,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
     distance: int,
-    offsets: object,
+    offsets: npt.ArrayLike,
     *,
-    dtype: object = np.float32,
+    dtype: npt.DTypeLike = np.float32,
     angles: str = "exact",
     base: float = 10000.0,
-    scaling: object = None,
+    scaling: Scaling = None,
     interleaved: bool = False,
     seq_len: int | None = None,
-    **params: object,
+    **params: Any,
 ) -> np.ndarray:
     """How far the score of a query/key pair drifts when both move to a long offset.
 

@@ -5,16 +5,20 @@ precision of rope is the precision of this array. The scaling families live in `
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._scaling import (
     ScaledFrequencies,
     base_scale,
+    check_keywords,
     periods_of,
     resolve,
     rotary_dimension,
     scaled_frequencies,
 )
+from ._types import Scaling
 
 __all__ = ["attention_factor", "base_scale", "frequencies", "periods", "scaled"]
 
@@ -23,13 +27,15 @@ def scaled(
     dim: int, base: object, scaling: object, params: dict, seq_len: int | None = None
 ) -> ScaledFrequencies:
     """Frequencies and attention factor of one request (the shared path of the public functions)."""
+    if params:
+        check_keywords(params, frequencies, "rope.frequencies()")
     base, name, checked, partial = resolve(base, scaling, params)
     return scaled_frequencies(rotary_dimension(dim, partial), base, name, checked, seq_len)
 
 
 def frequencies(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> np.ndarray:
     """Rotation frequencies of the pairs, scaled for context extension if asked.
 
@@ -109,8 +115,8 @@ def frequencies(
 
 
 def periods(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> np.ndarray:
     """Periods (wavelengths, in tokens) of the pairs: 2*pi / theta_k (inf where theta_k = 0,
     the pairs that ``"proportional"`` leaves unrotated).
@@ -129,8 +135,8 @@ def periods(
 
 
 def attention_factor(
-    dim: int, base: float = 10000.0, scaling: object = None, *, seq_len: int | None = None,
-    **params: object,
+    dim: int, base: float = 10000.0, scaling: Scaling = None, *, seq_len: int | None = None,
+    **params: Any,
 ) -> float:
     """The factor A that Hugging Face multiplies cos and sin by (so attention logits by A**2).
 

@@ -17,9 +17,10 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ._scaling import canonical_name, family_parameters
-from ._validation import check_flag
+from ._scaling import canonical_name, family_parameters, parameter_names
+from ._validation import check_flag, shown
 
 __all__ = ["model_types", "read_config", "rope_arguments"]
 
@@ -123,7 +124,7 @@ def model_types() -> tuple[str, ...]:
     return tuple(sorted(_FAMILIES))
 
 
-def read_config(config: object) -> tuple[dict, bool]:
+def read_config(config: Any) -> tuple[dict, bool]:
     """(the config as a dict, whether a transformers class has filled in its defaults)."""
     if isinstance(config, Mapping):
         return dict(config), False
@@ -145,6 +146,8 @@ def read_config(config: object) -> tuple[dict, bool]:
         raise OSError(f"cannot read Hugging Face config {path!r}: {exc.strerror or exc}") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path!r} is not a JSON config file: {exc}") from exc
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise ValueError(f"{path!r} nests its values too deeply to be a model config") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path!r} holds a JSON {type(data).__name__}, not a config object")
     return data, False
@@ -162,12 +165,37 @@ class _Fields:
     def has(self, name: str) -> bool:
         return self.cfg.get(name) is not None  # transformers writes absent fields as null
 
-    def get(self, name: str, default: object = None) -> object:
+    def get(self, name: str, default: object = None) -> Any:
         self.read.add(name)
         value = self.cfg.get(name)
         return default if value is None else value
 
-    def need(self, name: str, why: str = "") -> object:
+    def count(self, name: str, why: str = "") -> int:
+        """The field's value, a count (a dimension, a number of heads): an integer >= 1."""
+        value = self.need(name, why)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"config field {name} must be an integer{why}; got {shown(value)}")
+        if not 1 <= value <= 2**31:
+            raise ValueError(f"config field {name} must be in [1, 2**31]{why}; got "
+                             f"{shown(value)}")
+        return value
+
+    def real(self, name: str, default: float) -> float:
+        """The field's value (or `default`), a number > 0."""
+        value = self.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"config field {name} must be a number; got {shown(value)}")
+        try:
+            value = float(value)
+        except OverflowError:  # an int past float64's range
+            value = float("inf")
+        if not 0.0 < value < float("inf"):
+            raise ValueError(f"config field {name} must be finite and > 0; got {shown(value)}")
+        return value
+
+    def need(self, name: str, why: str = "") -> Any:
         """The field's value; if the config leaves it out, an error naming it."""
         if self.has(name):
             return self.get(name)
@@ -190,7 +218,7 @@ class _Fields:
             if words & _ROPE_WORDS and name not in self.read and name not in known and \
                     self.cfg[name] is not None:
                 raise ValueError(
-                    f"config field {name}={self.cfg[name]!r} is a RoPE field rope does not "
+                    f"config field {name}={shown(self.cfg[name])} is a RoPE field rope does not "
                     f"read{f' for model type {self.model_type!r}' if self.model_type else ''}"
                     f", so it cannot tell how it changes the rotation; build the Rope "
                     f"directly (rope.Rope(...)) if you know"
@@ -200,27 +228,40 @@ class _Fields:
 def _text_part(cfg: dict) -> dict:
     """The part of a multimodal config that holds its language model's attention."""
     text = cfg.get("text_config")
-    if not isinstance(text, Mapping):
+    if text is None:
         return cfg
+    if not isinstance(text, Mapping):
+        raise TypeError(
+            f"config field text_config must be a dict (the language model's config, as in a "
+            f"multimodal config.json) or absent; got {type(text).__name__} {shown(text)}"
+        )
     text = dict(text)
     if text.get("model_type") is None and cfg.get("model_type") is not None:
         text["model_type"] = cfg["model_type"]
     return text
 
 
+def _quotient(fields: _Fields, total: str, heads: str) -> int:
+    """The head dimension of a config that gives it as total // heads (two count fields)."""
+    why = f" (the head dimension: {total} // {heads})"
+    dim = fields.count(total, why) // fields.count(heads, why)
+    if dim < 1:
+        raise ValueError(f"the config has {total}={fields.get(total)} below {heads}="
+                         f"{fields.get(heads)}: no head dimension {total} // {heads} >= 1")
+    return dim
+
+
 def _head_dim(fields: _Fields, family: _Family) -> int:
     if family.head == "gptj":  # GPT-J and CodeGen keep GPT-2's names
-        why = " (the head dimension: n_embd // n_head)"
-        return fields.need("n_embd", why) // fields.need("n_head", why)
+        return _quotient(fields, "n_embd", "n_head")
     if family.head not in ("derived", "class", "hidden"):
-        return fields.need(family.head, " (the dimension of the rotated head)")
+        return fields.count(family.head, " (the dimension of the rotated head)")
     if family.head != "hidden" and fields.has("head_dim"):
-        return fields.get("head_dim")
+        return fields.count("head_dim", " (the head dimension)")
     fields.read.add("head_dim")  # Pixtral's class computes it, whatever the file says
     if family.head == "class" and not fields.complete:
         raise fields.missing("head_dim", " (the head dimension)")
-    why = " (the head dimension: hidden_size // num_attention_heads)"
-    return fields.need("hidden_size", why) // fields.need("num_attention_heads", why)
+    return _quotient(fields, "hidden_size", "num_attention_heads")
 
 
 def _base(fields: _Fields, family: _Family, params: dict) -> float:
@@ -228,7 +269,7 @@ def _base(fields: _Fields, family: _Family, params: dict) -> float:
     if family.base == "fixed":  # GPT-J and CodeGen: 10000 in the model code
         return 10000.0
     if family.base == "rope_ratio":  # ChatGLM: 10000 times the ratio
-        return 10000.0 * fields.get("rope_ratio", family.base_default)
+        return 10000.0 * fields.real("rope_ratio", family.base_default or 1.0)
     if base is None:
         base = fields.get(family.base)
     if base is None and family.base != "rope_theta":
@@ -246,7 +287,7 @@ def _rotary(fields: _Fields, family: _Family, params: dict, dim: int) -> dict:
     if family.partial == "half":  # ChatGLM rotates half of each head
         return {"rotary_dim": dim // 2}
     if family.partial == "rotary_dim":  # GPT-J, CodeGen
-        rotary = fields.need("rotary_dim", " (the rotated part of each head)")
+        rotary = fields.count("rotary_dim", " (the rotated part of each head)")
         return {"rotary_dim": rotary}
     if partial is None:
         partial = fields.get(family.partial)
@@ -254,7 +295,8 @@ def _rotary(fields: _Fields, family: _Family, params: dict, dim: int) -> dict:
         partial = fields.get("partial_rotary_factor")
     if partial is None and family.partial_default is None and not fields.complete:
         raise fields.missing(family.partial, " (the rotated fraction of each head)")
-    return {} if partial is None or partial == 1.0 else {"partial_rotary_factor": partial}
+    whole = partial is None or type(partial) in (int, float) and partial == 1.0
+    return {} if whole else {"partial_rotary_factor": partial}
 
 
 def _nested(params: object) -> bool:
@@ -266,15 +308,18 @@ def _nested(params: object) -> bool:
 def _rope_parameters(fields: _Fields, layer_type: str | None) -> dict:
     """The rope_scaling / rope_parameters dict of the requested layer type, copied."""
     # transformers takes rope_scaling over rope_parameters when a config has both
-    params = fields.get("rope_scaling") or fields.get("rope_parameters") or {}
-    if not isinstance(params, Mapping):
-        raise ValueError(f"rope_parameters/rope_scaling must be a dict; got {params!r}")
+    scaling, parameters = fields.get("rope_scaling"), fields.get("rope_parameters")
+    for name, value in (("rope_scaling", scaling), ("rope_parameters", parameters)):
+        if value is not None and not isinstance(value, Mapping):  # before `or` tests its truth
+            raise ValueError(f"{name} must be a dict; got {shown(value)}")
+    params = scaling or parameters or {}
     layer_types = fields.get("layer_types")
     declared = sorted(set(layer_types)) if isinstance(layer_types, (list, tuple)) else None
     if _nested(params):
         if layer_type not in params:
             raise ValueError(
-                f"this config has per-layer rope parameters {sorted(params)}; pass "
+                f"this config has rope parameters (rope_scaling / rope_parameters) per layer "
+                f"type, {shown(sorted(params))}; pass "
                 f"layer_type= one of them"
             )
         return dict(params[layer_type] or {})
@@ -291,6 +336,7 @@ def _layer_parameters(fields: _Fields, family: _Family, layer_type: str | None) 
     """The flat fields of a family whose layers rotate two ways (Gemma 3, OLMo 3): full
     attention at rope_theta with the scaling, sliding-window layers at their own base without."""
     kinds = ("full_attention", "sliding_attention")
+    assert family.sliding_base is not None  # only the families that have one come here
     fields.read.update(("layer_types", "sliding_window_pattern", "rope_scaling", "rope_theta",
                         family.sliding_base))  # each layer type reads one of the two bases
     if layer_type not in kinds:
@@ -301,7 +347,10 @@ def _layer_parameters(fields: _Fields, family: _Family, layer_type: str | None) 
         )
     if layer_type == "sliding_attention":
         return {"rope_theta": fields.need(family.sliding_base, " (the sliding-window base)")}
-    params = dict(fields.get("rope_scaling") or {})
+    params = fields.get("rope_scaling")
+    if params is not None and not isinstance(params, Mapping):
+        raise ValueError(f"rope_scaling must be a dict; got {shown(params)}")
+    params = dict(params or {})
     params.setdefault("rope_theta", fields.need("rope_theta", " (the full-attention base)"))
     return params
 
@@ -328,8 +377,8 @@ def _axes(fields: _Fields, family: _Family, params: dict, rotary_pairs: int) -> 
     if family.mrope is None:
         if section is not None or interleaved:
             raise ValueError(
-                f"the config gives mrope_section={section!r}, mrope_interleaved="
-                f"{interleaved!r}, but rope has no M-RoPE rules for model type "
+                f"the config gives mrope_section={shown(section)}, mrope_interleaved="
+                f"{shown(interleaved)}, but rope has no M-RoPE rules for model type "
                 f"{fields.model_type!r}; build the Rope directly (rope.Rope(..., "
                 f"mrope_section=...)) if you know its layout"
             )
@@ -341,10 +390,12 @@ def _axes(fields: _Fields, family: _Family, params: dict, rotary_pairs: int) -> 
     code = family.mrope == "interleaved"
     if interleaved is not None and bool(interleaved) != code:
         raise ValueError(
-            f"the config says mrope_interleaved={interleaved!r}, but the code of model type "
+            f"the config says mrope_interleaved={shown(interleaved)}, but the code of model type "
             f"{fields.model_type!r} always {'interleaves' if code else 'splits in blocks'}"
         )
-    return {"mrope_section": list(section), "mrope_interleaved": code}
+    if isinstance(section, (list, tuple)):
+        section = list(section)  # anything else is refused by name, by rope.Rope
+    return {"mrope_section": section, "mrope_interleaved": code}
 
 
 def _lengths(fields: _Fields, name: str | None, params: dict) -> None:
@@ -366,6 +417,9 @@ def rope_arguments(config: object, *, layer_type: str | None = None,
     raw, complete = read_config(config)
     cfg = _text_part(raw)
     model_type = cfg.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise TypeError(f"config field model_type must be a string such as 'llama'; got "
+                        f"{shown(model_type)}")
     if interleaved is not None:
         interleaved = check_flag(interleaved, "interleaved")
     if model_type is None:
@@ -395,7 +449,11 @@ def rope_arguments(config: object, *, layer_type: str | None = None,
     name = _rope_type(fields, family, params)
     for key in family.not_rotation:
         params.pop(key, None)
-    pairs = (rotary.get("rotary_dim") or int(dim * rotary.get("partial_rotary_factor", 1.0))) // 2
+    try:
+        pairs = (rotary.get("rotary_dim") or
+                 int(dim * rotary.get("partial_rotary_factor", 1.0))) // 2
+    except (TypeError, ValueError, OverflowError):  # a bad fraction, which rope.Rope refuses
+        pairs = dim // 2
     axes = _axes(fields, family, params, pairs)
     _lengths(fields, name, params)
     pairing = family.interleaved
@@ -403,8 +461,15 @@ def rope_arguments(config: object, *, layer_type: str | None = None,
         pairing = bool(fields.get(family.interleave_field, family.interleaved))
     for flag in family.must_be_true:
         if fields.get(flag, True) is not True:
-            raise ValueError(f"the config says {flag}={fields.get(flag)!r}: a variant of "
+            raise ValueError(f"the config says {flag}={shown(fields.get(flag))}: a variant of "
                              f"{model_type!r} rope has no rules for")
     fields.refuse_unread(family.not_rotation)
+    unknown = sorted(shown(k) for k in params if k not in parameter_names())
+    if unknown:  # a TypeError, as a keyword that rope.Rope does not take
+        raise TypeError(
+            f"the config's rope_scaling / rope_parameters has {', '.join(unknown)}, which no "
+            f"scaling family takes, so rope cannot tell how it changes the rotation; build the "
+            f"Rope directly (rope.Rope(...)) if you know"
+        )
     return {"dim": dim, "base": base, "scaling": name, **rotary, **axes,
             "interleaved": pairing if interleaved is None else interleaved, **params}

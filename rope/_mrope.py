@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from ._validation import shown
 
 __all__ = ["PairAxes", "pair_axes"]
 
@@ -41,11 +44,11 @@ class PairAxes:
         pair's angle the position of its axis times its frequency `theta` (pair order).
         `build(positions, theta)` makes the tables of one axis (rope's exact cos/sin)."""
         shape = np.broadcast_shapes(*(row.shape for row in rows)) + (theta.size,)
-        cos = sin = None
+        cos = sin = np.empty(0)  # replaced by the first part, in its dtype
         for row, runs in zip(rows, self.pairs):
             for run in runs:  # evenly spaced pairs: a strided copy, not a scatter
                 part_cos, part_sin = build(row, np.ascontiguousarray(theta[run]))
-                if cos is None:
+                if cos.shape != shape:
                     cos = np.empty(shape, dtype=part_cos.dtype)
                     sin = np.empty(shape, dtype=part_sin.dtype)
                 cos[..., run] = part_cos
@@ -53,16 +56,16 @@ class PairAxes:
         return cos, sin
 
 
-def _check_sections(sections: object, pairs: int) -> tuple[int, ...]:
+def _check_sections(sections: Any, pairs: int) -> tuple[int, ...]:
     if isinstance(sections, (str, bytes)) or not hasattr(sections, "__len__"):
         raise TypeError(
             f"mrope_section must be a list of pair counts, one per position axis (Qwen2-VL: "
-            f"[16, 24, 24]); got {sections!r}"
+            f"[16, 24, 24]); got {shown(sections)}"
         )
     checked = []
     for value in sections:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"mrope_section must hold integers >= 1; got {list(sections)}")
+            raise ValueError(f"mrope_section must hold integers >= 1; got {shown(sections)}")
         checked.append(int(value))
     if len(checked) < 2:
         raise ValueError(

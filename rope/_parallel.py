@@ -12,6 +12,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -81,11 +82,12 @@ def run_split(
         part_positions = positions[index] if sliced_positions else positions
         jobs.append((*(a[index] for a in arrays), part_positions))
     pool = _executor(threads - 1)
-    rotations = _run_all(pool, [functools.partial(prepare, *job) for job in jobs])
+    rotations: list[Callable[[], object]] = _run_all(
+        pool, [functools.partial(prepare, *job) for job in jobs])
     _run_all(pool, rotations)
 
 
-def _run_all(pool: ThreadPoolExecutor, tasks: list[Callable[[], object]]) -> list[object]:
+def _run_all(pool: ThreadPoolExecutor, tasks: list[Callable[[], Any]]) -> list[Any]:
     """The results of `tasks`, run at once: the calling thread takes the first, the pool the
     rest. Returns or raises (the first exception) only once every task started has finished,
     waiting through a KeyboardInterrupt too."""

@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 import numbers
 import operator
+from typing import Any
 
 import numpy as np
 
-from ._validation import MAX_POSITION, check_positive_int, check_seq_axis
+from ._validation import MAX_POSITION, check_positive_int, check_seq_axis, shown
 
 __all__ = [
+    "checked_positions",
     "grouped_rows",
     "offset_positions",
     "packed_positions",
@@ -73,7 +75,7 @@ def parse_layout(layout: object) -> tuple[int, int, bool]:
     packed tokens of several sequences, ``d`` the head dimension (last).
     """
     if not isinstance(layout, str):
-        raise TypeError(f"layout must be a string such as 'bhsd'; got {layout!r}")
+        raise TypeError(f"layout must be a string such as 'bhsd'; got {shown(layout)}")
     return _parsed_layout(layout)
 
 
@@ -85,8 +87,8 @@ def sequence_axis(x_ndim: int, seq_axis: object, layout: object) -> tuple[int | 
     """
     if layout is not None:
         if seq_axis is not None:
-            raise TypeError(f"pass layout= or seq_axis=, not both (layout={layout!r}, "
-                            f"seq_axis={seq_axis!r})")
+            raise TypeError(f"pass layout= or seq_axis=, not both (layout={shown(layout)}, "
+                            f"seq_axis={shown(seq_axis)})")
         ndim, axis, packed = parse_layout(layout)
         if ndim != x_ndim:
             raise ValueError(
@@ -138,7 +140,7 @@ def _is_offset(pos: object) -> bool:
 def _as_position_array(pos: object) -> np.ndarray:
     if isinstance(pos, (bool, np.bool_)) or isinstance(pos, (numbers.Real, str, bytes)):
         raise TypeError(
-            f"pos={pos!r} is not an integer offset; pass an int, or an array of positions "
+            f"pos={shown(pos)} is not an integer offset; pass an int, or an array of positions "
             f"(float positions go in a float64 array)"
         )
     try:
@@ -147,6 +149,15 @@ def _as_position_array(pos: object) -> np.ndarray:
         raise TypeError(f"pos could not be read as an array of positions: {exc}") from None
     position_dtype_of(arr)
     return arr
+
+
+def checked_positions(pos: Any) -> np.ndarray:
+    """`pos` as an array of positions, whatever its shape (an int as a 0-d array): int64 or
+    float64, values in [-2**53, 2**53]; else raise, as for the `pos` of `rope.apply`."""
+    arr = np.asarray(operator.index(pos)) if _is_offset(pos) else _as_position_array(pos)
+    dtype = position_dtype_of(arr)
+    _check_values(arr)
+    return arr.astype(dtype, copy=False)
 
 
 def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
@@ -159,7 +170,7 @@ def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
             f"along its sequence, {_NAME_THE_AXIS}. Its default is the next-to-last axis "
             f"only for a 2-d x (seq, dim)"
         )
-    length = 1 if single else x_shape[axis]
+    length = 1 if single or axis is None else x_shape[axis]  # axis None: single
     if offset < -MAX_POSITION or offset + max(length - 1, 0) > MAX_POSITION:
         raise ValueError(
             f"pos={offset} with {length} positions reaches past 2**53, beyond which "
@@ -174,7 +185,7 @@ def _offset_positions(offset: int, x_shape: tuple[int, ...], axis: int | None,
             "rope.packed_positions(cu_seqlens)"
         )
     shape = [1] * len(lead)
-    shape[axis] = length
+    shape[axis] = length  # type: ignore[index]  # length > 1: the axis was named
     return np.arange(offset, offset + length, dtype=np.int64).reshape(shape)
 
 
@@ -214,6 +225,13 @@ def _placed_shape(pos_shape: tuple[int, ...], x_shape: tuple[int, ...],
         )
     # A sequence-major array: (seq,), or transformers' (batch, seq) position_ids.
     if axis is None:
+        if pos_shape[-1] not in lead:  # naming the sequence axis would not make it fit
+            hint = "; for positions p, p + 1, ... pass the int p" if pos_shape[-1] == 1 else ""
+            raise ValueError(
+                f"pos has {pos_shape[-1]} position{'s' if pos_shape[-1] != 1 else ''} along its "
+                f"last axis, but no axis of x (shape {x_shape}) has that length: pass one "
+                f"position per token of x's sequence axis{hint}, and {_NAME_THE_AXIS}"
+            )
         what = "a 1-d pos" if m == 1 else f"pos of shape {pos_shape} ((batch, seq) position ids)"
         raise ValueError(f"x has shape {x_shape}: to place {what} on it, {_NAME_THE_AXIS}")
     if m - 1 > axis:
@@ -232,19 +250,19 @@ def _placed_shape(pos_shape: tuple[int, ...], x_shape: tuple[int, ...],
             f"last axis but x has {lead[axis]} along its sequence axis (axis "
             f"{axis - len(x_shape)} of shape {x_shape}){hint}"
         )
-    shape = [1] * len(lead)
-    shape[axis] = pos_shape[-1]
+    placed = [1] * len(lead)
+    placed[axis] = pos_shape[-1]
     for i, n in enumerate(pos_shape[:-1]):
         if n not in (1, lead[i]):
             raise ValueError(
                 f"pos of shape {pos_shape} is read as (batch..., seq) against x of shape "
                 f"{x_shape}: its axis {i} has {n} entries where x has {lead[i]}"
             )
-        shape[i] = n
-    return tuple(shape)
+        placed[i] = n
+    return tuple(placed)
 
 
-def positions_for(pos: object, x_shape: tuple[int, ...], axis: int | None,
+def positions_for(pos: Any, x_shape: tuple[int, ...], axis: int | None,
                   packed: bool = False) -> np.ndarray:
     """Positions for every vector of an array of shape `x_shape`, as an array that broadcasts
     to ``x_shape[:-1]``, of dtype int64 or float64 with values in [-2**53, 2**53].

@@ -6,17 +6,20 @@ tables once (it keeps the last positions' tables), so k costs only the streaming
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType
+from typing import Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _cache, _core
 from ._mrope import pair_axes
 from ._parallel import run_split
 from ._positions import (
     _parsed_layout,
+    checked_positions,
     positions_for,
     rows_for,
     grouped_rows,
@@ -27,6 +30,7 @@ from ._positions import (
 )
 from ._scaling import (
     ScaledFrequencies,
+    check_keywords,
     periods_of,
     resolve,
     rotary_dimension,
@@ -34,13 +38,16 @@ from ._scaling import (
     uses_length,
 )
 from ._tensors import BFLOAT16, is_bfloat16, tensor_view
+from ._types import ArrayOrTensor, ArrayOrTensorT, OutT, PositionsLike, Scaling
 from ._validation import (
     check_angle_range,
     check_array,
+    check_dim,
     check_flag,
     check_into,
     check_positive_int,
     check_rotary_dim,
+    shown,
 )
 
 __all__ = ["Rope", "build_tables", "rotated_one"]
@@ -76,6 +83,18 @@ def _positions_key(positions: np.ndarray) -> tuple:
     rest)."""
     ends = (positions.item(0), positions.item(-1)) if positions.size else ()
     return (positions.dtype, positions.shape, *ends)
+
+
+def _checked_table_dtype(dtype: object) -> np.dtype:
+    """The dtype of tables asked for by name: float32 or float64, the dtypes cos_sin makes."""
+    try:
+        checked = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        checked = None
+    if checked is None or checked not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be np.float32 or np.float64, the dtypes of rope's tables "
+                        f"(float32 for float16 and bfloat16 data); got {shown(dtype)}")
+    return checked
 
 
 def _table_dtype(x: np.ndarray) -> np.dtype:
@@ -139,27 +158,42 @@ class Rope:
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
                  "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length")
+    # The slots' types (set once, by object.__setattr__, in __init__).
+    _dim: int
+    _rotary_dim: int
+    _base: float
+    _scaling: str | None
+    _params: tuple[tuple[str, Any], ...]
+    _interleaved: bool
+    _axes: Any  # rope._mrope's pair axes, or None
+    _uses_length: bool
+    _key: tuple[Any, ...]
+    _default: ScaledFrequencies
+    _one_theta: np.ndarray | None
+    _by_length: tuple[Any, ScaledFrequencies] | None
 
     def __init__(
         self,
         dim: int | None = None,
         base: float = 10000.0,
-        scaling: object = None,
+        scaling: Scaling = None,
         *,
         rotary_dim: int | None = None,
         partial_rotary_factor: float | None = None,
         head_dim: int | None = None,
         interleaved: bool = False,
-        mrope_section: object = None,
+        mrope_section: Sequence[int] | None = None,
         mrope_interleaved: bool = False,
         mrope_grouped: bool = False,
-        **params: object,
+        **params: Any,
     ) -> None:
+        if params:
+            check_keywords(params, Rope.__init__, "Rope()")
         if dim is None and head_dim is None:
             raise TypeError("Rope needs the head dimension: Rope(dim=128, ...)")
         if dim is not None and head_dim is not None and dim != head_dim:
             raise ValueError(f"dim={dim} and head_dim={head_dim} disagree; pass one of them")
-        dim = check_positive_int(dim if dim is not None else head_dim, "dim")
+        dim = check_dim(dim if dim is not None else head_dim, "dim")
         if partial_rotary_factor is not None:
             params["partial_rotary_factor"] = partial_rotary_factor
         base, name, checked, partial = resolve(base, scaling, params)
@@ -280,7 +314,7 @@ class Rope:
         return self._scaling
 
     @property
-    def params(self) -> Mapping[str, object]:
+    def params(self) -> Mapping[str, Any]:
         """The scaling parameters, checked and with Hugging Face's defaults filled in."""
         return MappingProxyType(dict(self._params))
 
@@ -371,7 +405,7 @@ class Rope:
     # -- rotation -------------------------------------------------------------------------
 
     def tables(
-        self, positions: np.ndarray, dtype: np.dtype, *, inverse: bool = False,
+        self, positions: PositionsLike, dtype: npt.DTypeLike, *, inverse: bool = False,
         seq_len: int | None = None, attention_scaling: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin tables (times the attention factor) for positions, cached for reuse.
@@ -392,7 +426,13 @@ class Rope:
         >>> r.tables(np.arange(3), np.float32)[0] is cos
         True
         """
-        positions = np.asarray(positions)
+        try:
+            positions = checked_positions(positions)
+        except (TypeError, ValueError) as exc:  # its messages call it pos, as rope.apply does
+            raise type(exc)(f"positions: {exc}") from None
+        inverse = check_flag(inverse, "inverse")
+        attention_scaling = check_flag(attention_scaling, "attention_scaling")
+        dtype = _checked_table_dtype(dtype)
         if self._axes is not None and (positions.ndim == 0 or
                                        positions.shape[0] != len(self._axes.sections)):
             raise ValueError(
@@ -401,7 +441,7 @@ class Rope:
             )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
         check_angle_range(positions, scaled.theta)
-        return self._cached_tables(positions, scaled, np.dtype(dtype), bool(inverse), attention,
+        return self._cached_tables(positions, scaled, dtype, inverse, attention,
                                    self._axes is not None)
 
     def _scaled_for(
@@ -559,11 +599,23 @@ class Rope:
             self._rotate_by_tables, part, part_out, flat_cos[part_index], flat_sin[part_index],
             part_index.shape), (x, out), index, threads)
 
+    @overload
     def apply(
-        self, x: np.ndarray, pos: object, *, inverse: bool = False, seq_axis: int | None = None,
-        layout: str | None = None, seq_len: int | None = None, attention_scaling: bool = True,
-        threads: int = 1, out: np.ndarray | None = None,
-    ) -> np.ndarray:
+        self, x: ArrayOrTensorT, pos: PositionsLike, *, inverse: bool = ...,
+        seq_axis: int | None = ..., layout: str | None = ..., seq_len: int | None = ...,
+        attention_scaling: bool = ..., threads: int = ..., out: None = ...,
+    ) -> ArrayOrTensorT: ...
+    @overload
+    def apply(
+        self, x: ArrayOrTensor, pos: PositionsLike, *, inverse: bool = ...,
+        seq_axis: int | None = ..., layout: str | None = ..., seq_len: int | None = ...,
+        attention_scaling: bool = ..., threads: int = ..., out: OutT,
+    ) -> OutT: ...
+    def apply(
+        self, x: ArrayOrTensor, pos: PositionsLike, *, inverse: bool = False,
+        seq_axis: int | None = None, layout: str | None = None, seq_len: int | None = None,
+        attention_scaling: bool = True, threads: int = 1, out: ArrayOrTensor | None = None,
+    ) -> ArrayOrTensor:
         """Rotate `x` in place by this configuration and return it (or rotate it into `out`).
 
         Name x's layout (``layout="bhsd"``, ``"bshd"``, ``"shd"``, ``"thd"``, ...) or its
@@ -624,7 +676,8 @@ class Rope:
         """
         if out is None or out is x:
             array = x if type(x) is np.ndarray else tensor_view(x)  # a tensor: its view
-            if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads):
+            if rotated_one(self, array, pos, inverse, seq_axis, layout, seq_len, threads,
+                           attention_scaling):
                 return x
             array = target = check_array(x if array is None else array)
         else:
@@ -716,16 +769,26 @@ class Rope:
         return cls(**rope_arguments(config, layer_type=layer_type, interleaved=interleaved))
 
 
+# threads=1 by identity: CPython keeps one int 1, so the int 1 is this object and True, 1.0 or
+# np.int64(1) are not (they take the general path, which accepts or refuses them); cheaper than
+# `type(threads) is int and threads == 1` on a path of a microsecond and a half.
+_ONE = 1
+
+
 def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
-                layout: object, seq_len: object, threads: object) -> bool:
+                layout: object, seq_len: object, threads: object,
+                attention_scaling: object) -> bool:
     """Rotate x in place if it is one token at an int position (a decode step) and say so.
 
     A decode step rotates a few KiB: NumPy's ufunc dispatch and the general argument handling
     would cost more than the rotation. This checks the few things that make the case and lets
     the C function check x and take it (the gufunc's own loop, the same bits); anything else,
-    valid or not, returns False for the general path to handle (and to explain).
+    valid or not, returns False for the general path to handle (and to explain). The flags are
+    taken only as what the general path accepts (`threads == 1` would take True and 1.0, and
+    the attention factor of 1 would let any `attention_scaling` through).
     """
-    if not (type(pos) is int and inverse is False and seq_len is None and threads == 1
+    if not (type(pos) is int and inverse is False and seq_len is None and threads is _ONE
+            and (attention_scaling is True or attention_scaling is False)
             and rope._one_theta is not None and type(x) is np.ndarray):
         return False
     ndim = x.ndim

@@ -13,20 +13,30 @@ same formulas in float32.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._validation import check_base, check_flag, check_positive_int
+from ._validation import (
+    MAX_POSITION,
+    check_base,
+    check_dim,
+    check_flag,
+    check_positive_int,
+    shown,
+)
 
 __all__ = [
     "ScaledFrequencies",
     "base_scale",
     "canonical_name",
+    "check_keywords",
     "family_parameters",
+    "parameter_names",
     "periods_of",
     "resolve",
     "scaled_frequencies",
@@ -70,14 +80,20 @@ def base_scale(dim: int, factor: float) -> float:
     >>> round(rope.base_scale(128, 4.0), 6)      # 4**(128/126)
     4.088994
     """
-    dim = check_positive_int(dim, "dim")
+    dim = check_dim(dim, "dim")
     if dim <= 2 or dim % 2:
         raise ValueError(
             f"dim must be even and greater than 2 for base scaling; got {dim} (with d = 2 the "
             f"only frequency is 1 at every base, so no base matches the period)"
         )
     factor = _real(factor, "factor", positive=True)
-    return factor ** (dim / (dim - 2))
+    try:
+        return factor ** (dim / (dim - 2))
+    except OverflowError:
+        raise ValueError(
+            f"factor={factor} is too large: the base multiplier factor**(dim/(dim-2)) overflows "
+            f"float64; a context-extension factor is a ratio of lengths such as 2 to 64"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,8 +102,11 @@ def base_scale(dim: int, factor: float) -> float:
 
 def _real(value: object, name: str, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"scaling parameter {name} must be a real number; got {value!r}")
-    value = float(value)
+        raise TypeError(f"scaling parameter {name} must be a real number; got {shown(value)}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int past float64's range
+        value = math.inf
     if not math.isfinite(value):
         raise ValueError(f"scaling parameter {name} must be finite; got {value}")
     if positive and value <= 0.0:
@@ -99,7 +118,13 @@ def _length(value: object, name: str) -> int:
     """A token count (max_position_embeddings, seq_len...): an integer >= 1; 4096.0 accepted."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return check_positive_int(value, name, "an integer number of tokens")
+    value = check_positive_int(value, name, "an integer number of tokens")
+    if value > MAX_POSITION + 1:
+        raise ValueError(
+            f"{name}={shown(value)} is more tokens than rope has positions for (positions reach "
+            f"2**53, so lengths 2**53 + 1); pass the model's length in tokens"
+        )
+    return value
 
 
 def _fraction(value: object, name: str) -> float:
@@ -119,13 +144,14 @@ def _rotations(value: object, name: str) -> float:
     return value
 
 
-def _factor_list(value: object, name: str) -> tuple[float, ...]:
+def _factor_list(value: Any, name: str) -> tuple[float, ...]:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-        raise TypeError(f"scaling parameter {name} must be a list of numbers; got {value!r}")
+        raise TypeError(
+            f"scaling parameter {name} must be a list of numbers; got {shown(value)}")
     return tuple(_real(v, f"{name}[{i}]", positive=True) for i, v in enumerate(value))
 
 
-_CHECKS: dict[str, Callable[[object, str], object]] = {
+_CHECKS: dict[str, Callable[[Any, str], Any]] = {
     "factor": lambda v, n: _real(v, n, positive=True),
     "original_max_position_embeddings": _length,
     "max_position_embeddings": _length,
@@ -177,10 +203,19 @@ def yarn_correction_range(dim: int, base: float, p: Mapping) -> tuple[float, flo
     """(lo, hi): the pair indices between which YaRN ramps from extrapolation to interpolation."""
     trained = p["original_max_position_embeddings"]
 
-    def correction_dim(rotations: float) -> float:
-        return dim * math.log(trained / (rotations * 2 * math.pi)) / (2 * math.log(base))
+    def correction_dim(name: str) -> float:
+        rotations = p[name]
+        ratio = trained / (rotations * 2 * math.pi)
+        if not 0.0 < ratio < math.inf:  # 2 pi beta overflowed, or trained / (2 pi beta) did
+            raise ValueError(
+                f"yarn {name}={rotations} is out of range: the ramp needs "
+                f"original_max_position_embeddings / (2 pi {name}) finite and > 0, here "
+                f"{trained} / (2 pi {rotations}); {name} is a number of rotations (defaults: "
+                f"beta_fast 32, beta_slow 1)"
+            )
+        return dim * math.log(ratio) / (2 * math.log(base))
 
-    lo, hi = correction_dim(p["beta_fast"]), correction_dim(p["beta_slow"])
+    lo, hi = correction_dim("beta_fast"), correction_dim("beta_slow")
     if p["truncate"]:
         lo, hi = math.floor(lo), math.ceil(hi)
     return max(lo, 0), min(hi, dim - 1)
@@ -198,7 +233,16 @@ def _yarn(omega, dim, base, p, seq_len):
     if attention is None:
         mscale, mscale_all_dim = p.get("mscale"), p.get("mscale_all_dim")
         if mscale and mscale_all_dim:  # both given and non-zero, as Hugging Face tests it
-            attention = _yarn_mscale(s, mscale) / _yarn_mscale(s, mscale_all_dim)
+            numerator, denominator = _yarn_mscale(s, mscale), _yarn_mscale(s, mscale_all_dim)
+            if not (numerator > 0.0 and denominator > 0.0):
+                raise ValueError(
+                    f"yarn's attention factor (0.1 mscale ln(factor) + 1) / (0.1 mscale_all_dim "
+                    f"ln(factor) + 1) needs both terms > 0; with factor={s}, mscale={mscale} and "
+                    f"mscale_all_dim={mscale_all_dim} they are {numerator:g} and "
+                    f"{denominator:g}. Models set mscale and mscale_all_dim >= 0 (DeepSeek-V3: "
+                    f"1.0 and 1.0)"
+                )
+            attention = numerator / denominator
         else:
             attention = _yarn_mscale(s)
     return theta, float(attention)
@@ -223,6 +267,12 @@ def _longrope(omega, dim, base, p, seq_len):
     attention = p.get("attention_factor")
     if attention is None:
         s = p["factor"]
+        if s > 1.0 and trained == 1:
+            raise ValueError(
+                "longrope's attention factor sqrt(1 + ln(factor) / "
+                "ln(original_max_position_embeddings)) needs original_max_position_embeddings "
+                "> 1; got 1. Pass the model's trained length, or attention_factor="
+            )
         attention = 1.0 if s <= 1.0 else math.sqrt(1.0 + math.log(s) / math.log(trained))
     return omega / factors, float(attention)
 
@@ -332,7 +382,7 @@ def _fill_defaults(name: str, p: dict) -> None:
 
 def resolve(
     base: object, scaling: object, params: Mapping[str, object]
-) -> tuple[float, str | None, dict[str, object], float | None]:
+) -> tuple[float, str | None, dict[str, Any], float | None]:
     """Check a scaling request; return (base, name, params, partial_rotary_factor).
 
     `scaling` is None, a name, or a Hugging Face dict (``rope_type`` or legacy ``type``; its
@@ -400,7 +450,7 @@ def resolve(
 
 def rotary_dimension(dim: object, partial_rotary_factor: float | None) -> int:
     """The rotated dimension: `dim`, or int(dim * partial_rotary_factor) as Hugging Face does."""
-    dim = check_positive_int(dim, "dim")
+    dim = check_dim(dim, "dim")
     rotary = dim if partial_rotary_factor is None else int(dim * partial_rotary_factor)
     if rotary < 2 or rotary % 2:
         extra = "" if partial_rotary_factor is None else \
@@ -413,6 +463,51 @@ def periods_of(theta: np.ndarray) -> np.ndarray:
     """2*pi / theta, in tokens; a pair that does not rotate (theta 0) has an infinite period."""
     with np.errstate(divide="ignore"):
         return 2.0 * np.pi / theta
+
+
+_IN_RANGE = ("take parameters in the range models use (a factor is a ratio of lengths such as "
+             "2 to 64, lengths are token counts)")
+
+
+def _described(name: str, params: Mapping) -> str:
+    """"scaling 'linear' with factor=1e-320": what a message about a configuration names."""
+    text = ", ".join(f"{k}={shown(v)}" for k, v in sorted(params.items()))
+    return f"scaling {name!r}" + (f" with {text}" if text else "")
+
+
+#: Every name a scaling family takes as a keyword (and a Hugging Face dict's rope_theta).
+_PARAMETER_NAMES = frozenset(_CHECKS) | {"rope_theta"}
+
+
+def parameter_names() -> frozenset[str]:
+    """Every parameter name of every family (and rope_theta), as keywords and dict keys."""
+    return _PARAMETER_NAMES
+
+
+def check_keywords(params: Mapping[str, object], function: Callable, caller: str) -> None:
+    """Refuse keyword arguments that neither `function` nor any scaling family takes, naming
+    the close ones: a misspelt ``rotary_dims=4`` would otherwise be taken for a scaling
+    parameter and refused as one "given without a scaling"."""
+    unknown = [name for name in params if name not in _PARAMETER_NAMES]
+    if not unknown:
+        return
+    import inspect
+
+    own = [p.name for p in inspect.signature(function).parameters.values()
+           if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [name for name in unknown if name not in own]  # own ones passed on (M-RoPE's)
+    if not unknown:
+        return
+    names = sorted(set(own) | _PARAMETER_NAMES)
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), names, n=1, cutoff=0.6)
+        hints.append(repr(name) + (f" (did you mean {close[0]}=?)" if close else ""))
+    raise TypeError(
+        f"{caller} got unknown keyword argument{'s' if len(unknown) > 1 else ''} "
+        f"{', '.join(hints)}: not one of its arguments ({', '.join(own)}) nor a scaling "
+        f"parameter ({', '.join(sorted(_PARAMETER_NAMES))})"
+    )
 
 
 @dataclass(frozen=True)
@@ -441,8 +536,22 @@ def scaled_frequencies(
                     )
         if seq_len is not None:
             seq_len = _length(seq_len, "seq_len")
-        theta, attention = _FAMILIES[name].compute(omega, rotary_dim, base, params, seq_len)
-    theta = np.ascontiguousarray(theta, dtype=np.float64)
+        # No floating-point warning or FloatingPointError (np.errstate(all="raise")) on the way:
+        # what overflows is caught below, by name.
+        with np.errstate(all="ignore"):
+            try:
+                theta, attention = _FAMILIES[name].compute(omega, rotary_dim, base, params,
+                                                           seq_len)
+            except (OverflowError, ZeroDivisionError) as exc:
+                raise ValueError(f"{_described(name, params)} cannot be computed in float64 "
+                                 f"({exc}); {_IN_RANGE}") from None
+            theta = np.ascontiguousarray(theta, dtype=np.float64)
+        if not np.isfinite(theta).all():
+            raise ValueError(f"{_described(name, params)} gives frequencies that overflow "
+                             f"float64; {_IN_RANGE}")
+        if not (math.isfinite(attention) and attention > 0.0):
+            raise ValueError(f"{_described(name, params)} gives the attention factor "
+                             f"{attention}, which must be finite and > 0; {_IN_RANGE}")
     negated = -theta
     theta.flags.writeable = negated.flags.writeable = False
     return ScaledFrequencies(theta, attention, negated)

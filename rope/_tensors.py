@@ -10,6 +10,7 @@ uint16 by identity (views keep their dtype object).
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,8 @@ _DEVICES = {2: "CUDA", 4: "OpenCL", 7: "Vulkan", 8: "Metal", 9: "VPI", 10: "ROCm
 # torch.Tensor and torch.utils.dlpack.to_dlpack, once the caller has imported torch. torch's own
 # __dlpack__ asks for the device and its pinning in Python and costs several microseconds, more
 # than a decode step's rotation; to_dlpack exports the same capsule for a tenth of that.
-_torch_tensor: type | None = None
-_torch_to_dlpack = None
+_torch_tensor: Any = None
+_torch_to_dlpack: Any = None
 
 
 def _find_torch() -> None:
@@ -51,7 +52,7 @@ def _type_name(x: object) -> str:
     return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
-def _dlpack_capsule(x: object, name: str) -> object:
+def _dlpack_capsule(x: Any, name: str) -> object:
     """x's DLPack capsule, exported without a copy after its device says the CPU addresses
     its memory; errors say what is wrong with x."""
     try:
@@ -75,7 +76,7 @@ def _dlpack_capsule(x: object, name: str) -> object:
         raise ValueError(f"{name} ({_type_name(x)}) cannot lend rope its memory: {exc}") from None
 
 
-def tensor_view(x: object, name: str = "x") -> np.ndarray | None:
+def tensor_view(x: Any, name: str = "x") -> np.ndarray | None:
     """The NumPy array that views x's memory: x itself for a NumPy array (an ml_dtypes
     bfloat16 array as uint16 of dtype `BFLOAT16`), a view of a DLPack tensor, or None when x
     is neither (a list, a scalar, ...). Never a copy."""

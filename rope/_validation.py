@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import reprlib
 
 import numpy as np
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_array",
     "check_angle_range",
     "check_base",
+    "check_dim",
     "check_flag",
     "check_into",
     "check_overlap_free",
@@ -27,6 +29,7 @@ __all__ = [
     "check_int",
     "check_positive_int",
     "dtype_name",
+    "shown",
 ]
 
 #: Largest |position|: beyond 2**53 integers are no longer exact in float64, and the angle
@@ -36,6 +39,17 @@ MAX_POSITION = 2**53
 #: Largest |pos * theta| whose angle the kernels reduce modulo 2 pi exactly: past it the
 #: quotient by 2 pi no longer rounds to an integer, and the kernels give NaN.
 MAX_ANGLE = 2.0**54
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother, _SHOWN.maxlong = 3, 60, 60, 60
+_SHOWN.maxdict = _SHOWN.maxlist = _SHOWN.maxtuple = 8
+
+
+def shown(value: object) -> str:
+    """repr(value) for a message, cut short: a deeply nested or huge value (from a config
+    file, say) would otherwise make the message itself fail (RecursionError) or flood it."""
+    return _SHOWN.repr(value)
+
 
 _DATA_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
 _DATA_TYPES_TEXT = "float16, bfloat16, float32 and float64"
@@ -190,7 +204,7 @@ def check_int(value: object, name: str, what: str = "an integer") -> int:
     if type(value) is int:  # fast path: the ABC check below is slow
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {what}; got {value!r}")
+        raise TypeError(f"{name} must be {what}; got {shown(value)}")
     return operator.index(value)
 
 
@@ -199,6 +213,20 @@ def check_positive_int(value: object, name: str, what: str = "an integer") -> in
     value = check_int(value, name, what)
     if value < 1:
         raise ValueError(f"{name} must be >= 1; got {value}")
+    return value
+
+
+#: Largest head dimension: 2**24 coordinates (model heads have at most a few thousand); past
+#: it the frequencies alone would take more memory than any machine has.
+MAX_DIM = 2**24
+
+
+def check_dim(value: object, name: str = "dim") -> int:
+    """A head (or rotary) dimension: an integer in [1, 2**24]."""
+    value = check_positive_int(value, name)
+    if value > MAX_DIM:
+        raise ValueError(f"{name}={shown(value)} is not a head dimension (at most 2**24); pass "
+                         f"the size of the last axis of the arrays to rotate")
     return value
 
 
@@ -231,15 +259,18 @@ def check_flag(value: object, name: str) -> bool:
     """Return `value` as a bool if it is one (Python or NumPy), else raise: a string such as
     "no" or None would otherwise pass as a truth value and silently choose a branch."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
+        raise TypeError(f"{name} must be True or False; got {shown(value)}")
     return bool(value)
 
 
 def check_base(base: object) -> float:
     """The RoPE base (Hugging Face's rope_theta) as a float: finite and > 1."""
     if isinstance(base, bool) or not isinstance(base, numbers.Real):
-        raise TypeError(f"base must be a real number such as 10000.0; got {base!r}")
-    base = float(base)
+        raise TypeError(f"base must be a real number such as 10000.0; got {shown(base)}")
+    try:
+        base = float(base)
+    except OverflowError:  # an int past float64's range
+        base = math.inf
     if not math.isfinite(base) or base <= 1.0:
         raise ValueError(
             f"base must be finite and greater than 1 (frequencies base**(-2i/d) must decrease); "

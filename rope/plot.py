@@ -13,8 +13,10 @@ the configuration drawn. docs/theory.md explains what each figure shows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 try:
     from matplotlib.figure import Figure
@@ -28,6 +30,7 @@ from ._api import apply
 from . import _explore
 from ._explore import attention_weights, decay_bound, scaling_bands, score_drift
 from ._frequencies import frequencies, periods
+from ._types import Scaling
 from ._validation import check_positive_int
 
 __all__ = ["attention", "decay", "drift", "score_matrix", "spectrum", "unit_circle"]
@@ -35,7 +38,7 @@ __all__ = ["attention", "decay", "drift", "score_matrix", "spectrum", "unit_circ
 _BAND_COLOURS = {"kept": "#d9ead3", "ramp": "#fff2cc", "interpolated": "#f4cccc"}
 
 
-def _scaling_label(scaling: object) -> str:
+def _scaling_label(scaling: Scaling) -> str:
     """A short label for a scaling given by name or as a Hugging Face-style dict."""
     if not isinstance(scaling, Mapping):
         return str(scaling)
@@ -51,7 +54,7 @@ def _scaling_label(scaling: object) -> str:
     return label
 
 
-def _context_of(scalings: Sequence[object]) -> float | None:
+def _context_of(scalings: Sequence[Scaling]) -> float | None:
     """The original context length named by the first scaling that names one."""
     for scaling in scalings:
         if isinstance(scaling, Mapping):
@@ -61,13 +64,13 @@ def _context_of(scalings: Sequence[object]) -> float | None:
     return None
 
 
-def _configuration(dim: int, base: float, scaling: object = None) -> str:
+def _configuration(dim: int, base: float, scaling: Scaling = None) -> str:
     """'d = 128, b = 10000' and the scaling, for titles."""
     text = f"d = {dim}, b = {base:g}"
     return text if scaling is None else f"{text}, {_scaling_label(scaling)}"
 
 
-def _shade_bands(ax, dim: int, base: float, scaling: object, seq_len: int | None) -> bool:
+def _shade_bands(ax, dim: int, base: float, scaling: Scaling, seq_len: int | None) -> bool:
     """Shade the kept / ramp / interpolated pairs of `scaling` and mark its threshold
     wavelengths; return False (drawing nothing) for a family without thresholds."""
     bands = scaling_bands(dim, base, scaling, seq_len=seq_len)
@@ -90,7 +93,7 @@ def _shade_bands(ax, dim: int, base: float, scaling: object, seq_len: int | None
 def spectrum(
     dim: int = 128,
     base: float = 10000.0,
-    scalings: Iterable[object] = (),
+    scalings: Iterable[Scaling] = (),
     *,
     quantity: str = "period",
     context: float | None = None,
@@ -186,13 +189,13 @@ def spectrum(
 
 
 def score_matrix(
-    q: object,
-    k: object,
-    positions: object = 64,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
+    positions: npt.ArrayLike = 64,
     *,
     base: float = 10000.0,
-    scaling: object = None,
-    **params: object,
+    scaling: Scaling = None,
+    **params: Any,
 ) -> Figure:
     """The score ⟨Ro(q, iθ), Ro(k, jθ)⟩ of one query and one key over all position pairs (i, j).
 
@@ -238,15 +241,15 @@ def score_matrix(
 
 
 def attention(
-    q: object,
-    k: object,
-    positions: object = 32,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
+    positions: npt.ArrayLike = 32,
     *,
     causal: bool = True,
     labels: Sequence[str] | None = None,
     base: float = 10000.0,
-    scaling: object = None,
-    **params: object,
+    scaling: Scaling = None,
+    **params: Any,
 ) -> Figure:
     """The softmax attention weights of every query position over the key positions.
 
@@ -292,7 +295,7 @@ def attention(
 
 
 def decay(dim: int = 128, base: float = 10000.0, max_distance: int = 256,
-          scaling: object = None, **params: object) -> Figure:
+          scaling: Scaling = None, **params: Any) -> Figure:
     """Plot `rope.decay_bound` against the relative distance 0 ... max_distance − 1.
 
     The y axis starts at 0, so the height of the curve is the bound itself; the value at
@@ -331,7 +334,7 @@ def decay(dim: int = 128, base: float = 10000.0, max_distance: int = 256,
     return fig
 
 
-def unit_circle(dim: int = 8, pair: int = 1, positions: object = None, *,
+def unit_circle(dim: int = 8, pair: int = 1, positions: npt.ArrayLike | None = None, *,
                 base: float = 10000.0) -> Figure:
     """One pair rotating on the unit circle: the unit vector (1, 0) of pair k at each position p.
 
@@ -394,15 +397,15 @@ def unit_circle(dim: int = 8, pair: int = 1, positions: object = None, *,
 
 
 def drift(
-    q: object,
-    k: object,
+    q: npt.ArrayLike,
+    k: npt.ArrayLike,
     distance: int,
-    offsets: object,
+    offsets: npt.ArrayLike,
     *,
-    dtypes: Sequence[object] = ("float32", "float16", "bfloat16"),
+    dtypes: Sequence[npt.DTypeLike] = ("float32", "float16", "bfloat16"),
     base: float = 10000.0,
-    scaling: object = None,
-    **params: object,
+    scaling: Scaling = None,
+    **params: Any,
 ) -> Figure:
     """Root-mean-square drift of the score against the offset, per storage dtype and angle path.
 

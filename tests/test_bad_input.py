@@ -8,9 +8,12 @@ cases from the one that was running on fail with the child's exit status and std
 from __future__ import annotations
 
 import json
+import math
 import os
+import reprlib
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -195,7 +198,114 @@ CASES = {
                              ["base", "finite"]),
     "periods base 1": (lambda: ((lambda: rope.periods(8, 1.0)), []), ValueError, ["base", "greater than 1"]),
     "periods float dim": (lambda: ((lambda: rope.periods(8.0)), []), TypeError, ["dim", "integer"]),
+    # issue 19, item 7: the decode fast path refuses what the general path refuses
+    "decode threads True": (lambda: _apply(_x((1, 32, 128)), 5, layout="shd", threads=True), TypeError,
+                            ["threads", "integer", "True"]),
+    "decode threads 1.0": (lambda: _apply(_x((1, 32, 128)), 5, layout="shd", threads=1.0), TypeError,
+                           ["threads", "integer", "1.0"]),
+    "decode attention_scaling str": (lambda: _apply(_x((1, 32, 128)), 5, layout="shd", attention_scaling="no"),
+                                     TypeError, ["attention_scaling", "True or False", "'no'"]),
+    "decode inverse 1": (lambda: _apply(_x((1, 32, 128)), 5, layout="shd", inverse=1), TypeError,
+                         ["inverse", "True or False"]),
+    # ... scaling parameters whose formulas overflow, divide by zero or leave log's domain
+    "yarn mscale_all_dim -10": (lambda: _apply(_x(), 0, scaling="yarn", factor=math.e, original_max_position_embeddings=64,
+                                               mscale=1.0, mscale_all_dim=-10), ValueError,
+                                ["mscale_all_dim", "> 0", "-10"]),
+    "ntk factor 1e300": (lambda: _apply(_x(), 0, scaling="ntk", factor=1e300), ValueError, ["factor", "overflows"]),
+    "base_scale factor 1e300": (lambda: ((lambda: rope.base_scale(8, 1e300)), []), ValueError, ["factor", "overflows"]),
+    "yarn beta_fast 1e308": (lambda: _apply(_x(), 0, scaling="yarn", factor=4.0, original_max_position_embeddings=64,
+                                            beta_fast=1e308), ValueError, ["beta_fast=1e+308", "out of range"]),
+    "yarn beta_slow 5e-324": (lambda: _apply(_x(), 0, scaling="yarn", factor=4.0, original_max_position_embeddings=64,
+                                             beta_slow=5e-324), ValueError, ["beta_slow", "out of range"]),
+    "longrope original length 1": (lambda: ((lambda: rope.attention_factor(
+        8, scaling="longrope", short_factor=[1] * 4, long_factor=[1] * 4, original_max_position_embeddings=1,
+        factor=2.0)), []), ValueError, ["original_max_position_embeddings", "> 1"]),
+    "linear factor 1e-320": (lambda: _apply(_x(), 0, scaling="linear", factor=1e-320), ValueError,
+                             ["factor=1e-320", "overflow"]),
+    "dynamic seq_len 10**400": (lambda: ((lambda: rope.frequencies(8, scaling="dynamic", factor=2.0,
+                                                                   max_position_embeddings=4, seq_len=10**400)), []),
+                                ValueError, ["seq_len", "tokens"]),
+    "scaling factor 10**400": (lambda: _apply(_x(), 0, scaling="linear", factor=10**400), ValueError,
+                               ["factor", "finite"]),
+    "dim 2**40": (lambda: ((lambda: rope.Rope(2**40)), []), ValueError, ["dim", "head dimension"]),
+    # ... values nested past any recursion limit, ragged lists
+    "scaling factor nested dict": (lambda: _apply(_x(), 0, scaling={"rope_type": "linear", "factor": _deep(5000)}),
+                                   TypeError, ["factor", "real number"]),
+    "scaling factor nested list": (lambda: _apply(_x(), 0, scaling="linear", factor=_deep(5000, kind=list)),
+                                   TypeError, ["factor", "real number"]),
+    "base ragged list": (lambda: _apply(_x(), 0, base=[1, [2]]), TypeError, ["base", "real number"]),
+    "layout nested list": (lambda: _apply(_x(), 0, layout=_deep(5000, kind=list)), TypeError, ["layout", "string"]),
+    # ... misspelt keywords, told apart from scaling parameters
+    "keyword rotary_dims": (lambda: _apply(_x(), 0, rotary_dims=4), TypeError,
+                            ["unknown keyword", "'rotary_dims'", "rotary_dim=?"]),
+    "keyword seqaxis": (lambda: _apply(_x(), 0, seqaxis=0), TypeError, ["unknown keyword", "'seqaxis'", "seq_axis=?"]),
+    "Rope keyword typo": (lambda: ((lambda: rope.Rope(8, rotary_dims=4)), []), TypeError,
+                          ["Rope()", "'rotary_dims'", "rotary_dim=?"]),
+    "frequencies keyword typo": (lambda: ((lambda: rope.frequencies(8, seqlen=4)), []), TypeError,
+                                 ["rope.frequencies()", "'seqlen'", "seq_len=?"]),
+    "set_simd_level with NUL": (lambda: ((lambda: rope.set_simd_level("avx2\x00junk")), []), ValueError,
+                                ["set_simd_level", "unknown level"]),
+    # ... a pos of shape (1,), told that it does not fit (not only to name the axis)
+    "pos of shape (1,), 3-d x": (lambda: _apply(_x((4, 2, 8)), np.array([3])), ValueError,
+                                 ["pos has 1 position", "no axis of x", "pass the int p"]),
+    # ... Rope.tables: positions and flags checked as rope.apply checks them
+    "tables bool positions": (lambda: ((lambda: rope.Rope(8).tables([True, False], np.float32)), []), TypeError,
+                              ["positions", "bool"]),
+    "tables positions past 2**53": (lambda: ((lambda: rope.Rope(8).tables([2**60], np.float32)), []), ValueError,
+                                    ["positions", "2**53"]),
+    "tables dtype int": (lambda: ((lambda: rope.Rope(8).tables([0, 1], np.int64)), []), TypeError,
+                         ["dtype", "np.float32"]),
+    "tables dtype unknown": (lambda: ((lambda: rope.Rope(8).tables([0, 1], "abc")), []), TypeError, ["dtype", "'abc'"]),
+    "tables inverse str": (lambda: ((lambda: rope.Rope(8).tables([0, 1], np.float32, inverse="no")), []), TypeError,
+                           ["inverse", "True or False"]),
+    # ... Hugging Face configs
+    "hf num_attention_heads 0": (lambda: _hf({"num_attention_heads": 0}), ValueError, ["num_attention_heads", "0"]),
+    "hf hidden_size str": (lambda: _hf({"hidden_size": "64"}), TypeError, ["hidden_size", "integer"]),
+    "hf heads more than hidden": (lambda: _hf({"num_attention_heads": 128}), ValueError,
+                                  ["hidden_size", "num_attention_heads"]),
+    "hf rope_ratio str": (lambda: _hf({"model_type": "chatglm", "kv_channels": 8, "rope_ratio": "x"}), TypeError,
+                          ["rope_ratio", "number"]),
+    "hf text_config str": (lambda: _hf({"text_config": "llama"}), TypeError, ["text_config", "dict"]),
+    "hf text_config list": (lambda: _hf({"text_config": [1]}), TypeError, ["text_config", "dict"]),
+    "hf model_type list": (lambda: _hf({"model_type": ["llama"]}), TypeError, ["model_type", "string"]),
+    "hf rope_scaling array": (lambda: _hf({"rope_scaling": np.array([2.0, 3.0])}), ValueError,
+                              ["rope_scaling", "dict"]),
+    "hf rope_scaling unknown key": (lambda: _hf({"rope_scaling": {"rope_type": "linear", "factor": 2.0, "foo": 1}}),
+                                    TypeError, ["rope_scaling", "'foo'", "no scaling family"]),
+    "hf mrope_section bool": (lambda: _hf({"model_type": "qwen2_vl", "rope_scaling": {
+        "type": "mrope", "mrope_section": True}}), TypeError, ["mrope_section", "list"]),
+    "hf factor nested dict": (lambda: _hf({"rope_scaling": {"rope_type": "linear", "factor": _deep(5000)}}),
+                              TypeError, ["factor", "real number"]),
+    "hf field nested dict": (lambda: _hf({"rope_fancy": _deep(5000)}), ValueError, ["rope_fancy"]),
+    "hf nested JSON": (lambda: _hf_file("{\"a\":" * 100000 + "1" + "}" * 100000), ValueError,
+                       ["nests", "too deeply"]),
 }
+
+
+def _deep(levels, leaf=1.0, kind=dict):
+    value = leaf
+    for _ in range(levels):
+        value = {"a": value} if kind is dict else [value]
+    return value
+
+
+def _hf(changes):
+    """from_hf_config on a small Llama config with `changes`."""
+    config = dict({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 8,
+                   "rope_theta": 10000.0}, **changes)
+    return (lambda: rope.Rope.from_hf_config(config)), []
+
+
+def _hf_file(text):
+    """from_hf_config on a config.json holding `text`."""
+    import atexit
+    import tempfile
+
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    with handle:
+        handle.write(text)
+    atexit.register(os.unlink, handle.name)
+    return (lambda: rope.Rope.from_hf_config(handle.name)), []
 
 
 def _snapshot(obj):
@@ -349,6 +459,137 @@ def test_list_is_refused_but_rotate_takes_array_likes():
         rope.apply([1.0, 0.0], 1)
     c, s = rope.cos_sin(1, np.array([1.0]))
     np.testing.assert_allclose(rope.rotate([1.0, 0.0], c, s), reference.rotate([1.0, 0.0], 1, [1.0]), atol=1e-15)
+
+
+# ---- a random probe of the scaling families' parameters ---------------------------------
+
+def _short(value):
+    """repr of a probe value for a failure message (the deep ones have no plain repr)."""
+    return reprlib.repr(value)
+
+
+# Values a parameter may be given by mistake: out of range, of the wrong type, overflowing,
+# nested past any recursion limit.
+NASTY = [0, -1, 0.5, 1e-320, 1e-300, 1e300, 1e308, -1e308, float("inf"), float("-inf"),
+         float("nan"), -0.0, 10**400, 2**63, True, None, "x", "4", [], [1.0], {}, {"a": 1},
+         complex(1, 1), np.float32(2.0), np.int64(3), np.array([2.0, 3.0]),
+         _deep(3000), _deep(3000, kind=list)]
+SANE = {"factor": 4.0, "original_max_position_embeddings": 64, "max_position_embeddings": 256,
+        "low_freq_factor": 1.0, "high_freq_factor": 4.0, "beta_fast": 32.0, "beta_slow": 1.0,
+        "mscale": 1.0, "mscale_all_dim": 0.5, "attention_factor": 1.2, "truncate": False,
+        "partial_rotary_factor": 0.5, "short_factor": [1.0, 2.0, 3.0, 4.0],
+        "long_factor": [2.0, 4.0, 6.0, 8.0]}
+FAMILIES = {
+    "linear": ["factor"],
+    "ntk": ["factor"],
+    "dynamic": ["factor", "max_position_embeddings"],
+    "yarn": ["factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale",
+             "mscale_all_dim", "attention_factor", "truncate"],
+    "llama3": ["factor", "low_freq_factor", "high_freq_factor",
+               "original_max_position_embeddings"],
+    "longrope": ["short_factor", "long_factor", "original_max_position_embeddings", "factor",
+                 "attention_factor"],
+    "proportional": ["factor", "partial_rotary_factor"],
+}
+
+
+def _probe_calls(family, params, nasty_names):
+    """The calls of one probe case: the public functions that take a scaling's parameters."""
+    seq_len = params.pop("seq_len", None)
+    dim = params.pop("dim", 8)
+    base = params.pop("base", 10000.0)
+    yield "Rope", lambda: rope.Rope(dim, base, family, **params)
+    yield "frequencies", lambda: rope.frequencies(dim, base, family, seq_len=seq_len, **params)
+    yield "attention_factor", lambda: rope.attention_factor(dim, base, family, seq_len=seq_len,
+                                                            **params)
+    yield "apply", lambda: rope.apply(np.ones((2, 8)), 0, base=base, scaling=family,
+                                      seq_len=seq_len, **params)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_random_parameter_values_get_errors_that_name_them(family):
+    """For every family, random parameters set to values given by mistake: every call either
+    works or raises TypeError/ValueError whose message names one of the bad arguments. No
+    ZeroDivisionError, OverflowError, RecursionError, 'math domain error' or floating-point
+    warning (all turned into errors here)."""
+    rng = np.random.default_rng(sum(map(ord, family)))
+    names = FAMILIES[family] + ["dim", "base", "seq_len"]
+    for _ in range(150):
+        params = {k: SANE[k] for k in FAMILIES[family]}
+        chosen = [str(n) for n in rng.choice(names, size=int(rng.integers(1, 3)), replace=False)]
+        for name in chosen:
+            params[name] = NASTY[int(rng.integers(len(NASTY)))]
+        for what, call in _probe_calls(family, dict(params), chosen):
+            # np.errstate(all="raise") for the frequencies: they are computed in Python and
+            # NumPy; not for apply's kernels, whose floating-point flags are another matter
+            errors = "ignore" if what == "apply" else "raise"
+            with warnings.catch_warnings(), np.errstate(all=errors):
+                warnings.simplefilter("error")
+                try:
+                    call()
+                except (TypeError, ValueError) as exc:
+                    message = str(exc)
+                    assert any(name in message for name in chosen) or \
+                        (any(str(v) in message for v in (params[n] for n in chosen))), \
+                        f"{what} {family} {chosen}={_short([params[n] for n in chosen])}: {message}"
+                except Exception as exc:  # noqa: BLE001 - the failure being tested for
+                    pytest.fail(f"{what} {family} {chosen}={_short([params[n] for n in chosen])}: "
+                                f"{type(exc).__name__}: {exc}")
+
+
+HF_CONFIGS = [
+    {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 8, "rope_theta": 1e4,
+     "max_position_embeddings": 256, "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
+                                                      "original_max_position_embeddings": 64}},
+    {"model_type": "gptj", "n_embd": 64, "n_head": 8, "rotary_dim": 4},
+    {"model_type": "chatglm", "kv_channels": 8, "rope_ratio": 2.0},
+    {"model_type": "deepseek_v3", "hidden_size": 64, "num_attention_heads": 8,
+     "qk_rope_head_dim": 8, "rope_theta": 1e4},
+    {"model_type": "gpt_neox", "hidden_size": 64, "num_attention_heads": 8, "rotary_pct": 0.5,
+     "rotary_emb_base": 1e4},
+    {"model_type": "qwen2_vl", "hidden_size": 64, "num_attention_heads": 4, "rope_theta": 1e4,
+     "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}},
+    {"model_type": "gemma3", "text_config": {"model_type": "gemma3_text", "head_dim": 8,
+                                             "rope_theta": 1e6, "rope_local_base_freq": 1e4}},
+]
+
+
+@pytest.mark.parametrize("index", range(len(HF_CONFIGS)))
+def test_random_hf_config_values_get_errors_that_name_them(index):
+    """Hugging Face configs with fields (top-level and in rope_scaling) set to values given by
+    mistake: rope.Rope.from_hf_config works or raises TypeError/ValueError naming the field
+    (rope_theta is rope's base)."""
+    rng = np.random.default_rng(index)
+    config = HF_CONFIGS[index]
+    for _ in range(200):
+        broken = dict(config, rope_scaling=dict(config.get("rope_scaling") or {})) \
+            if "rope_scaling" in config else dict(config)
+        where = broken["rope_scaling"] if "rope_scaling" in broken and rng.integers(2) else broken
+        field = str(rng.choice(sorted(where)))
+        where[field] = NASTY[int(rng.integers(len(NASTY)))]
+        layer = "full_attention" if config["model_type"] == "gemma3" else None
+        try:
+            rope.Rope.from_hf_config(broken, layer_type=layer)
+        except (TypeError, ValueError) as exc:
+            aliases = {field, "base"} if field in ("rope_theta", "rope_local_base_freq",
+                                                   "rotary_emb_base", "rope_ratio") else {field}
+            if field == "rope_scaling":  # a dict of unknown keys: they are named
+                aliases.add("no scaling family takes")
+            if field in ("rope_type", "type"):
+                aliases |= {"scaling", "rope_scaling", "type"}
+            if field == "rotary_pct":
+                aliases.add("partial_rotary_factor")
+            if field in ("hidden_size", "num_attention_heads", "head_dim", "n_embd", "n_head",
+                         "qk_rope_head_dim", "kv_channels"):
+                aliases.add("head dimension")  # a head dimension past 2**24, from these
+            if field == "model_type":  # another family's rules, which may miss other fields
+                aliases.add("")
+            if field == "text_config":  # a dict: the text config's own fields are missing
+                aliases.add("config")
+            assert any(a in str(exc) for a in aliases), f"{field}={_short(where[field])}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the failure being tested for
+            pytest.fail(f"{config['model_type']} {field}={_short(where[field])}: "
+                        f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -160,38 +160,58 @@ def test_threads_share_one_array_for_tables_and_rotate_their_own():
     np.testing.assert_allclose(data, expected, rtol=0, atol=1e-5)
 
 
-def test_gil_is_released_while_rotating():
-    """With a huge switch interval a thread spinning on a counter runs only when the GIL is
-    released; it must make progress during one large rotation. (No timing threshold.)"""
-    x = np.ones((1 << 15, 128), np.float32)
-    c, s = rope.cos_sin(np.arange(1 << 15) % 7, rope.frequencies(128), dtype=np.float32)
-    counter = [0]
-    started, stop = threading.Event(), threading.Event()
+def _another_thread_ran_during(operation, within: float) -> bool:
+    """True once another thread has run Python code while `operation()` was running in this
+    one, trying again and again for up to `within` seconds.
 
-    def spin():
-        started.set()
-        while not stop.is_set():
-            counter[0] += 1
-            # sleep(0) gives the GIL back, so the main thread can run; while it holds the GIL
-            # (and with this switch interval it keeps it) the counter stays put
-            time.sleep(0)
+    The switch interval is raised so that this thread never hands the GIL over on its own: the
+    watcher can take it only while `operation` has released it (the flag `inside` is set
+    only around the call, and this thread sets and clears it without ever giving up the GIL).
+    So a held GIL fails every try, however the threads are scheduled, and a released one
+    passes as soon as the watcher gets a CPU during one call: repeating until then, not
+    counting on one call, is what makes the test independent of other processes' load.
+    """
+    inside, seen, done = [False], threading.Event(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            if inside[0]:
+                seen.set()
+                return
+            time.sleep(0)  # gives the GIL straight back, so this thread never holds it long
 
     old = sys.getswitchinterval()
-    sys.setswitchinterval(100.0)
-    thread = threading.Thread(target=spin)
+    sys.setswitchinterval(100.0)  # longer than `within`: no forced switch while we try
+    watcher = threading.Thread(target=watch)
     try:
-        thread.start()
-        started.wait()
-        progressed = 0
-        for _ in range(5):
-            before = counter[0]
-            rope.rotate(x, c, s, out=x)
-            progressed += counter[0] - before
+        watcher.start()
+        deadline = time.monotonic() + within
+        while not seen.is_set() and time.monotonic() < deadline:
+            inside[0] = True
+            operation()
+            inside[0] = False
     finally:
-        stop.set()
+        done.set()
         sys.setswitchinterval(old)
-        thread.join()
-    assert progressed > 0, "no other thread ran during rope.rotate: the GIL was held"
+        watcher.join()
+    return seen.is_set()
+
+
+def test_gil_is_released_while_rotating():
+    """Another thread runs while rope.rotate rotates a large array: the GIL is released. The
+    bound is generous (a loaded machine may leave the watcher off the CPUs for a while); an
+    unloaded one passes in the first call or so."""
+    x = np.ones((1 << 15, 128), np.float32)
+    c, s = rope.cos_sin(np.arange(1 << 15) % 7, rope.frequencies(128), dtype=np.float32)
+    assert _another_thread_ran_during(lambda: rope.rotate(x, c, s, out=x), within=60.0), \
+        "no other thread ran during rope.rotate: the GIL was held"
+
+
+def test_gil_check_fails_for_an_operation_that_holds_the_gil():
+    """The check above can fail: a NumPy reduction over Python objects, which runs with the
+    GIL held, never lets the watcher in, whatever the scheduling."""
+    values = np.arange(1 << 16).astype(object)
+    assert not _another_thread_ran_during(values.sum, within=1.0)
 
 
 def test_free_threaded_python_keeps_the_gil_off():
