@@ -30,6 +30,7 @@ from ._positions import (
 )
 from ._scaling import (
     ScaledFrequencies,
+    frozen_frequencies,
     check_keywords,
     periods_of,
     resolve,
@@ -397,10 +398,7 @@ class Rope:
         order = None if self._axes is None else self._axes.order
         if order is None:
             return scaled
-        theta = scaled.theta[order]
-        negated = -theta
-        theta.flags.writeable = negated.flags.writeable = False
-        return ScaledFrequencies(theta, scaled.attention_factor, negated)
+        return frozen_frequencies(scaled.theta[order], scaled.attention_factor)
 
     # -- rotation -------------------------------------------------------------------------
 
@@ -440,7 +438,7 @@ class Rope:
                 f"positions of shape ({len(self._axes.sections)}, ...), one row per axis"
             )
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        check_angle_range(positions, scaled.theta)
+        check_angle_range(positions, scaled.fastest)
         return self._cached_tables(positions, scaled, dtype, inverse, attention,
                                    self._axes is not None)
 
@@ -500,20 +498,20 @@ class Rope:
 
     def _rotate(
         self, x: np.ndarray, out: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies,
-        inverse: bool, attention: float, cache: bool,
+        inverse: bool, attention: float,
     ) -> None:
         """Rotate x into out, x itself or an array of its shape and dtype apart from it
         (everything already validated): the one rotating path."""
-        self._rotation(x, out, positions, scaled, inverse, attention, cache)()
+        self._rotation(x, out, positions, scaled, inverse, attention)()
 
     def _rotation(
         self, x: np.ndarray, out: np.ndarray, positions: np.ndarray, scaled: ScaledFrequencies,
-        inverse: bool, attention: float, cache: bool,
+        inverse: bool, attention: float,
     ) -> Callable[[], None]:
         """`_rotate`'s rotation, prepared: every table it needs is built, and the function
         returned only writes (threads prepare every slice before any of them writes)."""
         theta = scaled.negated if inverse else scaled.theta
-        if attention == 1.0 and cache and positions.size > 1 and x.dtype != np.float64 and \
+        if attention == 1.0 and positions.size > 1 and x.dtype != np.float64 and \
                 positions.shape[-1] == 1 < x.shape[-2]:
             # The rows of a position next to each other (the heads of a token), whose kept
             # tables rotate_rows reads once for them. (float64 data: rotate_at builds exact
@@ -555,11 +553,7 @@ class Rope:
                                axes=[core, (along - 1,), (0,), core])
         # Positions shared along an outer axis (batch, heads of a (batch, heads, seq, dim) x):
         # full tables once, read for a few heads at a time, or streamed for each of those.
-        dtype = _table_dtype(x)
-        if cache:
-            cos, sin = self._cached_tables(positions, scaled, dtype, inverse, attention)
-        else:  # a thread's slice: its own positions, not worth displacing the cached tables
-            cos, sin = build_tables(positions, theta, attention, dtype)
+        cos, sin = self._cached_tables(positions, scaled, _table_dtype(x), inverse, attention)
         return partial(self._rotate_by_tables, x, out, cos, sin, positions.shape)
 
     def _rotate_by_tables(self, x: np.ndarray, out: np.ndarray, cos: np.ndarray,
@@ -700,7 +694,8 @@ class Rope:
         if self._axes is not None:
             rows = rows_for(pos, x.shape, axis, len(self._axes.sections))
         positions = positions_for(pos, x.shape, axis, packed) if rows is None else rows
-        if np.may_share_memory(positions, x) or np.may_share_memory(positions, out):
+        if type(pos) is not int and (np.may_share_memory(positions, x) or
+                                     np.may_share_memory(positions, out)):
             # pos viewing x's (or out's) memory: read before any of it is written (threads
             # rotate slices whose positions may lie in another slice's rows).
             positions = positions.copy()
@@ -709,14 +704,14 @@ class Rope:
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
-        check_angle_range(positions, scaled.theta)
+        check_angle_range(positions, scaled.fastest)
         if rows is not None:
             self._rotate_rows(x, out, rows, scaled, inverse, attention, threads)
         elif threads == 1:
-            self._rotate(x, out, positions, scaled, inverse, attention, cache=True)
+            self._rotate(x, out, positions, scaled, inverse, attention)
         else:
             run_split(lambda part, part_out, part_positions: self._rotation(
-                part, part_out, part_positions, scaled, inverse, attention, cache=False),
+                part, part_out, part_positions, scaled, inverse, attention),
                 (x, out), positions, threads)
 
     # -- Hugging Face ---------------------------------------------------------------------

@@ -517,6 +517,7 @@ class ScaledFrequencies:
     theta: np.ndarray
     attention_factor: float
     negated: np.ndarray  # -theta, for inverse rotations (kept: building it costs a decode step)
+    fastest: float  # the largest |theta|, for the angle range (kept for the same reason)
 
 
 def scaled_frequencies(
@@ -552,6 +553,12 @@ def scaled_frequencies(
         if not (math.isfinite(attention) and attention > 0.0):
             raise ValueError(f"{_described(name, params)} gives the attention factor "
                              f"{attention}, which must be finite and > 0; {_IN_RANGE}")
+    return frozen_frequencies(theta, attention)
+
+
+def frozen_frequencies(theta: np.ndarray, attention: float) -> ScaledFrequencies:
+    """ScaledFrequencies of float64 `theta`, read-only, with what every call derives from it."""
     negated = -theta
     theta.flags.writeable = negated.flags.writeable = False
-    return ScaledFrequencies(theta, attention, negated)
+    fastest = float(np.abs(theta).max()) if theta.size else 0.0
+    return ScaledFrequencies(theta, attention, negated, fastest)

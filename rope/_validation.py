@@ -176,15 +176,15 @@ def check_into(x: object, out: object) -> tuple[np.ndarray, np.ndarray]:
     return array, target
 
 
-def check_angle_range(positions: np.ndarray, theta: np.ndarray) -> None:
-    """Raise unless every angle pos * theta (positions of int64 or float64, theta the scaled
-    frequencies in use) is within MAX_ANGLE: a scaling factor < 1 (linear, LongRoPE,
-    proportional) raises the frequencies above 1 and the angle past 2**54 before the position
-    reaches 2**53. The test is on the products as the kernels round them."""
-    if positions.size == 0 or theta.size == 0:
-        return
+def check_angle_range(positions: np.ndarray, fastest: float) -> None:
+    """Raise unless every angle pos * theta (positions of int64 or float64 within
+    MAX_POSITION, `fastest` the largest |theta| of the scaled frequencies in use) is within
+    MAX_ANGLE: a scaling factor < 1 (linear, LongRoPE, proportional) raises the frequencies
+    above 1 and the angle past 2**54 before the position reaches 2**53. The test is on the
+    products as the kernels round them."""
+    if fastest * MAX_POSITION <= MAX_ANGLE or positions.size == 0:
+        return  # (frequencies up to 2: no position that passed its own check goes past)
     top = max(abs(float(positions.min())), abs(float(positions.max())))
-    fastest = float(np.abs(theta).max())
     if top * fastest <= MAX_ANGLE:
         return
     limit = int(MAX_ANGLE // fastest)
