@@ -151,7 +151,7 @@ def apply(
     Pair k of each vector at position p is rotated by the angle p * theta_k, with
     theta_k = base**(-2(k-1)/d). The angle is formed exactly in float64 and reduced modulo
     2*pi before cos and sin are taken, so the result is exact to the data's rounding at any
-    position up to 2**53 and any angle |p * theta_k| up to 2**54 (a scaling factor < 1 raises
+    position up to 2**53 and any angle ``|p * theta_k|`` up to 2**54 (a scaling factor < 1 raises
     the frequencies above 1: positions whose angle would pass 2**54 are refused with a
     ValueError, never rotated to NaN). Everything is checked before x is touched: on an
     exception x is unchanged.
