@@ -627,10 +627,10 @@ def main() -> None:
     if "strided" in only:
         for dtype in (np.float32, np.float16):
             strided_case((4096, 32, 128), 0, dtype, repeats, rng)
-    if "threads" in only:
-        for warm in (False, True):
-            threads_case((1024, 8, 128) if warm else (4096, 32, 128), np.float32, repeats,
-                         rng, warm)
+    if "threads" in only:  # in cache; from memory, at and well past the size threads start
+        for shape, warm in (((1024, 8, 128), True), ((4096, 32, 128), False),
+                            ((16384, 32, 128), False)):
+            threads_case(shape, np.float32, repeats, rng, warm)
     if "levels" in only and AGAINST_CORE is None and not args.quick:  # this build's levels
         for dtype in (np.float32, np.float16):
             levels_case((4096, 32, 128), 0, dtype, repeats, rng)

@@ -18,8 +18,12 @@ import numpy as np
 
 __all__ = ["MIN_BYTES_PER_THREAD", "run_split"]
 
-#: Below this many bytes of x per thread, starting threads costs more than it saves.
-MIN_BYTES_PER_THREAD = 1 << 20
+#: Below this many bytes of x per thread, starting threads costs more than it saves: handing a
+#: slice to a pool thread and waiting for it costs tens of microseconds on a bare machine and
+#: hundreds on a VM (each handoff wakes a thread on another core), and one core alone streams
+#: most of the memory bandwidth two could, so an array must be large for the second core's
+#: share to outweigh that.
+MIN_BYTES_PER_THREAD = 32 << 20
 
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0

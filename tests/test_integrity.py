@@ -11,7 +11,7 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 
 import rope
-from rope import _core, _rope, reference
+from rope import _core, _parallel, _rope, reference
 
 from conftest import BFLOAT16, random_array, tolerance, widened
 
@@ -213,6 +213,12 @@ def test_overlap_check_is_sound():
 
 
 # -- 4. positions that alias x ------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def slices_of_a_mebibyte(monkeypatch):
+    """Threads split arrays of a few MiB here, as they would arrays of 64 MiB and more."""
+    monkeypatch.setattr(_parallel, "MIN_BYTES_PER_THREAD", 1 << 20)
+
 
 @pytest.mark.parametrize("threads", [1, 3])
 def test_positions_viewing_x_are_read_before_x_is_written(threads):
