@@ -2,7 +2,7 @@
 
 This is the one path that builds tables and rotates: `rope.apply` builds a Rope from its
 arguments and calls `Rope.apply`. A Rope reused for q and k at the same positions builds the
-tables once (it keeps the last positions' tables), so k costs only the streaming rotation.
+tables once (they are kept in rope's table cache, `rope._cache`), so k costs only the rotation.
 """
 from __future__ import annotations
 
@@ -411,8 +411,9 @@ class Rope:
         `positions` broadcasts against the leading axes of x (see `rope.apply`); the tables have
         shape ``positions.shape + (rotary_dim // 2,)``. With `mrope_section`, `positions` holds
         one row per position axis, stacked on its first axis, and the tables have the shape of
-        one row. The last call's tables are kept: the same positions again (k after q) return
-        the same read-only arrays.
+        one row. Tables are kept (in one cache for every Rope, at most 64 MiB in all;
+        `rope.clear_cache` empties it): the same positions again (k after q) return the same
+        read-only arrays.
 
         Examples
         --------

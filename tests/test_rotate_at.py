@@ -56,8 +56,8 @@ def test_strided_partial_rotary_and_fresh_output(interleaved):
 @pytest.mark.parametrize("interleaved", [False, True])
 @pytest.mark.parametrize("dim", [2, 6, 14, 32, 34, 128])
 def test_same_bits_as_the_two_pass_path(simd_level, dtype, interleaved, dim):
-    # Interleaved rows here take tables with each value twice (rotate_paired kernels), the
-    # two-pass path m values per row: the same arithmetic, in vectors and in the tails.
+    # rotate_at builds each position's tables in its loop, the two-pass path takes them from
+    # cos_sin: the same tables and the same kernels, in vectors and in the tails.
     x = random_array((6, 3, dim), dtype)
     pos = np.arange(6) * 1000                     # few positions: exact tables, no addition
     theta = rope.frequencies(dim)
