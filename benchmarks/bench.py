@@ -117,10 +117,11 @@ def with_against(impls: dict) -> dict:
     return both
 
 
-def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
+def timed(impls: dict, repeats: int, calls: int = 1, warm: bool = False) -> dict:
     """Seconds per call of each implementation, one sample per repeat, run interleaved: repeat
     r times each implementation once, in turn (forward on even repeats, backward on odd ones,
-    so that no implementation always follows the same neighbour)."""
+    so that no implementation always follows the same neighbour). With --cold each call first
+    evicts the caches, unless `warm` (a case of arrays in cache) or `calls` > 1."""
     impls = with_against(impls)
     samples = {name: [] for name in impls}
     for fn in impls.values():  # warm-up: imports, caches, lazily built tables
@@ -129,7 +130,7 @@ def timed(impls: dict, repeats: int, calls: int = 1) -> dict:
     for r in range(repeats):
         for name in names if r % 2 == 0 else reversed(names):
             fn = impls[name]
-            if EVICT is not None and calls == 1:
+            if EVICT is not None and calls == 1 and not warm:
                 EVICT.sum()
             start = time.perf_counter()
             for _ in range(calls):
@@ -321,12 +322,7 @@ def warm_case(mib: float, dtype, repeats, rng, slow_refs: bool) -> None:
             tx, tc, ts = torch.from_numpy(x), torch.from_numpy(hc), torch.from_numpy(hs)
             u1, u2 = torch.from_numpy(t1), torch.from_numpy(t2)
             impls["torch HF-style"] = lambda: torch_hf(tx, tc, ts, u1, u2)
-    global EVICT
-    evict, EVICT = EVICT, None
-    try:
-        samples = timed(impls, repeats)
-    finally:
-        EVICT = evict
+    samples = timed(impls, repeats, warm=True)
     case = f"warm {np.dtype(dtype).name} {shape} {mib:g} MiB"
     report(case, samples, x.nbytes, roof_of(impls))
     target(f"{case}: reused Rope", 1.5, case, "rope.Rope (reused)")
@@ -421,14 +417,7 @@ def threads_case(shape, dtype, repeats, rng, warm: bool) -> None:
         impls["roof: C multiply, 2 threads"] = roof2
     impls["rope.apply"] = lambda: rope.apply(x, 0, layout="shd")
     impls["rope.apply threads=2"] = lambda: rope.apply(x, 0, layout="shd", threads=2)
-    global EVICT
-    evict = EVICT
-    if warm:
-        EVICT = None
-    try:
-        samples = timed(impls, repeats)
-    finally:
-        EVICT = evict
+    samples = timed(impls, repeats, warm=warm)
     case = f"{'warm' if warm else 'cold'} {np.dtype(dtype).name} {shape} threads"
     report(case, samples, x.nbytes, roof_of(impls))
     ROWS.append((case, "threads=2 / one thread", 0, 0, 0,
