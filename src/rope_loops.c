@@ -531,11 +531,13 @@ static void rope_rotate_at_loop_bare(char **args, npy_intp const *dimensions,
  * (h,s,n),(s),(k)->(h,s,n): h planes (the heads of a (batch, heads, seq, dim) x) of s rows,
  * row t of every plane at position pos[t]. The rows are taken in blocks of tokens: a block's
  * tables are built once (by angle addition, as rotate_at builds them) into ROPE_BLOCK_TABLES
- * bytes of scratch, small enough to stay in L2, then each plane's rows of the block are
- * rotated in turn. x is read plane by plane in runs of whole rows: no set of far-apart
- * streams, whose addresses a multiple of 4 KiB apart alias in the load/store queues.
+ * bytes of scratch, a quarter of a 1 MiB L2 (the smallest of the cores rope runs on), then
+ * each plane's rows of the block are rotated in turn, in every item at the same positions.
+ * x is read plane by plane in runs of whole rows (128 KiB of float32 rows of 128): no set of
+ * far-apart streams, whose addresses a multiple of 4 KiB apart alias in the load/store queues,
+ * and runs long enough for the prefetchers to follow.
  */
-#define ROPE_BLOCK_TABLES (64 * 1024)
+#define ROPE_BLOCK_TABLES (256 * 1024)
 
 static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions,
                                          npy_intp const *steps, void *data)
@@ -585,11 +587,13 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
     if (rotate->dtype != ROPE_F64 && k <= ROPE_CHUNK) {
         tb.offsets = malloc((size_t)(2 * ROPE_OFFSETS * k * table_item)); /* NULL: direct */
     }
-    for (npy_intp i = 0; i < count; i++) {
-        const char *x = args[0] + i * x_step, *pos = args[1] + i * pos_step;
-        char *out = args[3] + i * out_step;
-        if (i == 0 || theta_step != 0) {
-            rope_strided_copy((char *)theta, 8, args[2] + i * theta_step, theta_stride, k, 8);
+    /* Items (batches) at the same positions and frequencies share each block's tables: the
+     * block is built once and rotated in all of them before the next is built. */
+    const npy_intp per_build = pos_step == 0 && theta_step == 0 ? count : 1;
+    for (npy_intp i0 = 0; i0 < count; i0 += per_build) {
+        const char *pos = args[1] + i0 * pos_step;
+        if (i0 == 0 || theta_step != 0) {
+            rope_strided_copy((char *)theta, 8, args[2] + i0 * theta_step, theta_stride, k, 8);
             tb.built = 0;
             tb.have_anchor = 0;
         }
@@ -603,9 +607,12 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
                 rope_tables_at(&tb, p, run, tables + t * row_tables, row_tables);
                 t += run;
             }
-            for (npy_intp p = 0; p < planes; p++) {
-                const char *xp = x + p * x_plane + t0 * x_row;
-                char *op = out + p * out_plane + t0 * out_row;
+            /* The block's rows in plane after plane of the items that share its tables. */
+            const npy_intp slices = per_build * planes;
+            for (npy_intp q = 0; q < slices; q++) {
+                const npy_intp i = i0 + q / planes, p = q % planes;
+                const char *xp = args[0] + i * x_step + p * x_plane + t0 * x_row;
+                char *op = args[3] + i * out_step + p * out_plane + t0 * out_row;
                 if (!spacing) {
                     for (npy_intp t = 0; t < rows; t++) {
                         const char *c = tables + t * row_tables;
@@ -616,9 +623,11 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
                 }
                 else {
                     /* The next plane's rows of this block: asked for while these rotate. */
-                    if (p + 1 < planes) {
-                        rope_prefetch(xp + x_plane, rows * x_row < ROPE_STREAM_AHEAD
-                                                        ? rows * x_row : ROPE_STREAM_AHEAD);
+                    if (q + 1 < slices) {
+                        const npy_intp ni = i0 + (q + 1) / planes, np1 = (q + 1) % planes;
+                        rope_prefetch(args[0] + ni * x_step + np1 * x_plane + t0 * x_row,
+                                      rows * x_row < ROPE_STREAM_AHEAD ? rows * x_row
+                                                                       : ROPE_STREAM_AHEAD);
                     }
                     const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = x_row,
                                          .out_step = out_row, .table_step = row_tables,

@@ -318,6 +318,25 @@ def test_planes_same_bits_as_rotate_at(simd_level, dtype, interleaved, layout):
                                rtol=0, atol=tolerance(dtype) * 8 * (1 + (dtype == np.float64)))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("positions", ["shared", "per batch"])
+def test_planes_blocks_across_batches(simd_level, dtype, interleaved, positions):
+    # Long enough for several blocks of tokens at every table type: batches at the same
+    # positions share each block's tables, built once; batches at their own positions build
+    # their own. Either way, each batch gets rotate_at's bits at its positions.
+    x = random_array((3, 4, 2100, 64), dtype)
+    pos = np.arange(2100) * 7 - 900
+    if positions == "per batch":
+        pos = pos + np.array([[0], [123457], [-5]])
+    theta = rope.frequencies(64)
+    got = seq_gufunc(interleaved)(x, pos, theta)
+    batch_pos = np.broadcast_to(pos, (3, 2100))
+    for b in range(3):
+        want = gufunc(interleaved)(x[b].transpose(1, 0, 2), batch_pos[b], theta)
+        np.testing.assert_array_equal(got[b], want.transpose(1, 0, 2))
+
+
 def test_planes_positions_per_batch():
     # pos broadcasts over the loop axes: (batch, seq) positions for (batch, heads, seq, dim).
     x = random_array((2, 3, 40, 16), np.float32)
