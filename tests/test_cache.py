@@ -92,3 +92,48 @@ def test_rope_tables_found_again_until_cleared(empty_cache):
     again = r.tables(np.arange(5), np.float64)[0]
     assert again is not cos
     np.testing.assert_array_equal(again, cos)
+
+
+@pytest.mark.parametrize("config", [{}, {"scaling": "dynamic", "factor": 2.0,
+                                         "max_position_embeddings": 40},
+                                    {"scaling": "yarn", "factor": 4.0,
+                                     "original_max_position_embeddings": 32}])
+def test_remembered_offset_calls_rotate_as_fresh_ones(config):
+    """A Rope remembers what its checks made of recent int-offset calls (keyed by x's shape and
+    the arguments): calls that alternate shapes, layouts, offsets and flags, each against the
+    same call on a Rope that has never seen one."""
+    r = rope.Rope(64, **config)
+    calls = [((30, 4, 64), 0, dict(layout="shd")),
+             ((4, 30, 64), 0, dict(layout="hsd")),
+             ((30, 4, 64), 5, dict(layout="shd")),
+             ((30, 4, 64), 0, dict(seq_axis=0)),
+             ((30, 4, 64), 0, dict(seq_axis=1)),
+             ((2, 30, 4, 64), 0, dict(layout="bshd")),
+             ((30, 4, 64), 0, dict(layout="shd", inverse=True)),
+             ((30, 4, 64), 0, dict(layout="shd", attention_scaling=False)),
+             ((60, 4, 64), 0, dict(layout="shd")),
+             ((30, 64), 100, {})]
+    for shape, pos, kwargs in calls + calls[::-1] + calls:
+        x = random_array(shape, np.float32)
+        want = rope.Rope(64, **config).apply(x.copy(), pos, **kwargs)
+        np.testing.assert_array_equal(r.apply(x, pos, out=np.empty_like(x), **kwargs), want)
+        np.testing.assert_array_equal(r.apply(x, pos, **kwargs), want)
+    assert 0 < len(r._offset_calls) <= rope._rope._REMEMBERED_CALLS
+
+
+def test_remembered_offset_call_refuses_what_the_first_refused():
+    """A remembered call's checks are those of its first time; what differs (x itself, its
+    head dimension, a position past the angle range) is checked again or keyed apart."""
+    r = rope.Rope(64)
+    x = random_array((8, 2, 64), np.float32)
+    r.apply(x, 3, layout="shd")
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        r.apply(frozen, 3, layout="shd")
+    with pytest.raises(ValueError, match="head dimension"):
+        r.apply(random_array((8, 2, 32), np.float32), 3, layout="shd")
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        r.apply(x.copy(), 2**53 - 2, layout="shd")
+    with pytest.raises(ValueError):
+        r.apply(x.copy(), 3, layout="shdd")
