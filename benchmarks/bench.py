@@ -11,7 +11,11 @@ and the median of the ratios within each repeat ("paired", the steadiest of the 
 machine's memory speed drifts while the case runs), then the speed targets and where each
 stands. Rotating in place reads and writes every element once: the roof is a C loop that
 multiplies the same bytes in place (benchmarks/roof.c, compiled here for this machine), beside
-``np.copyto`` and ``np.multiply`` of the same bytes.
+``np.copyto`` and ``np.multiply`` of the same bytes. Arrays in cache also get the floor of the
+arithmetic: the same file's plain C loop that widens float32 pairs to float64, rotates them by
+a row of float64 tables and rounds them back (what rope's one-ulp promise costs, with nothing
+else), so the table shows how far the rotation itself, not rope's Python or loops, is from the
+roof.
 
 Every buffer is written once before timing (a first touch of fresh pages costs more than the
 rotation itself), the implementations of a case run interleaved (repeat r of each, then repeat
@@ -164,13 +168,15 @@ def touched(shape, dtype, rng) -> np.ndarray:
 
 
 ROOF = "roof: C multiply in place"
-_ROOF_LOOP = None
+FLOOR = "floor: float64 rotation in C"
+_ROOF_LIBRARY = None
 
 
-def c_roof():
-    """benchmarks/roof.c compiled for this machine and loaded, or None without a C compiler."""
-    global _ROOF_LOOP
-    if _ROOF_LOOP is None:
+def roof_library():
+    """benchmarks/roof.c compiled for this machine and loaded (ctypes), or None without a C
+    compiler."""
+    global _ROOF_LIBRARY
+    if _ROOF_LIBRARY is None:
         import ctypes
         import subprocess
         import sysconfig
@@ -182,15 +188,37 @@ def c_roof():
         try:
             subprocess.run([compiler, "-O3", "-march=native", "-shared", "-fPIC", source, "-o",
                             library], check=True, capture_output=True)
-            loop = ctypes.CDLL(library).roof_multiply
+            loaded = ctypes.CDLL(library)
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"no C roof ({exc}); the roof is np.multiply", file=sys.stderr)
-            _ROOF_LOOP = False
+            _ROOF_LIBRARY = False
             return None
-        loop.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32]
-        loop.restype = None
-        _ROOF_LOOP = loop
-    return _ROOF_LOOP or None
+        loaded.roof_multiply.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint32]
+        loaded.roof_multiply.restype = None
+        loaded.floor_rotate_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
+                                            ctypes.c_void_p, ctypes.c_void_p]
+        loaded.floor_rotate_f32.restype = None
+        _ROOF_LIBRARY = loaded
+    return _ROOF_LIBRARY or None
+
+
+def c_roof():
+    """The C roof (roof_multiply of benchmarks/roof.c), or None without a C compiler."""
+    library = roof_library()
+    return None if library is None else library.roof_multiply
+
+
+def floor_rotation(x: np.ndarray, k: int):
+    """benchmarks/roof.c's float64 rotation of float32 x in place (rows of 2k, one row of
+    tables for all), as a call of no arguments; None without a C compiler."""
+    library = roof_library()
+    if library is None or x.dtype != np.float32 or not x.flags.c_contiguous:
+        return None
+    angles = rope.frequencies(2 * k) * 1000.0
+    cos, sin = np.cos(angles), np.sin(angles)
+    rows = x.size // (2 * k)
+    address = x.ctypes.data
+    return lambda: library.floor_rotate_f32(address, rows, k, cos.ctypes.data, sin.ctypes.data)
 
 
 def roofs(x: np.ndarray, copy_dst: np.ndarray) -> dict:
@@ -311,6 +339,9 @@ def warm_case(mib: float, dtype, repeats, rng, slow_refs: bool) -> None:
     shape = (seq, 8, 128)
     x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
     impls = roofs(x, copy_dst)
+    floor = floor_rotation(x, 64)
+    if floor is not None:
+        impls[FLOOR] = floor
     cached = rope.Rope(128)
     impls["rope.apply"] = lambda: rope.apply(x, 0, layout="shd")
     impls["rope.Rope (reused)"] = lambda: cached.apply(x, 0, layout="shd")
