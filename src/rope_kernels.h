@@ -43,11 +43,16 @@ typedef enum { ROPE_TABLE_F32 = 0, ROPE_TABLE_F64 = 1, ROPE_NTABLES = 2 } rope_t
  *   stream:  where the rows lie back to back (x_step is a row's span), how many bytes from x
  *            on the caller rotates in this run of calls; the kernel prefetches only inside
  *            them (0: not at all).
+ *   x_plane, out_plane: 0, or the bytes from every row to its twin, a row at the same
+ *            position in another plane (the next head of a (batch, heads, seq, dim) x),
+ *            rotated with it by the same tables, read once for both; the twins' rows must not
+ *            overlap the rows, and their streams are as long.
  */
 typedef struct {
     ptrdiff_t rows, m, second;
     ptrdiff_t x_step, out_step, table_step;
     ptrdiff_t stream;
+    ptrdiff_t x_plane, out_plane;
     int spacing;
 } rope_rows;
 

@@ -607,38 +607,53 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
                 rope_tables_at(&tb, p, run, tables + t * row_tables, row_tables);
                 t += run;
             }
-            /* The block's rows in plane after plane of the items that share its tables. */
-            const npy_intp slices = per_build * planes;
-            for (npy_intp q = 0; q < slices; q++) {
-                const npy_intp i = i0 + q / planes, p = q % planes;
-                const char *xp = args[0] + i * x_step + p * x_plane + t0 * x_row;
-                char *op = args[3] + i * out_step + p * out_plane + t0 * out_row;
-                if (!spacing) {
-                    for (npy_intp t = 0; t < rows; t++) {
-                        const char *c = tables + t * row_tables;
-                        rope_rotate_pairs_of_row(kern, rotate, op + t * out_row,
-                                                 xp + t * x_row, c, c + k * table_item, 0, k,
-                                                 k, x_stride, out_stride, 0);
+            /* The block's rows of the items that share its tables, plane by plane; the
+             * kernels take two planes at a time, every vector of the tables read once for
+             * both. */
+            for (npy_intp i = i0; i < i0 + per_build; i++) {
+                npy_intp twins = 1;
+                for (npy_intp p = 0; p < planes; p += twins) {
+                    /* (a plane step of 0, x broadcast into out, has no twin to read at once) */
+                    twins = p + 1 < planes && x_plane != 0 && out_plane != 0 ? 2 : 1;
+                    const char *xp = args[0] + i * x_step + p * x_plane + t0 * x_row;
+                    char *op = args[3] + i * out_step + p * out_plane + t0 * out_row;
+                    if (!spacing) {
+                        for (npy_intp u = 0; u < twins; u++) {
+                            for (npy_intp t = 0; t < rows; t++) {
+                                const char *c = tables + t * row_tables;
+                                rope_rotate_pairs_of_row(
+                                    kern, rotate, op + u * out_plane + t * out_row,
+                                    xp + u * x_plane + t * x_row, c, c + k * table_item, 0, k,
+                                    k, x_stride, out_stride, 0);
+                            }
+                        }
                     }
-                }
-                else {
-                    /* The next plane's rows of this block: asked for while these rotate. */
-                    if (q + 1 < slices) {
-                        const npy_intp ni = i0 + (q + 1) / planes, np1 = (q + 1) % planes;
-                        rope_prefetch(args[0] + ni * x_step + np1 * x_plane + t0 * x_row,
-                                      rows * x_row < ROPE_STREAM_AHEAD ? rows * x_row
-                                                                       : ROPE_STREAM_AHEAD);
+                    else {
+                        /* The next planes' rows of this block: asked for while these rotate. */
+                        const char *next = p + twins < planes ? xp + twins * x_plane
+                                           : i + 1 < i0 + per_build
+                                               ? args[0] + (i + 1) * x_step + t0 * x_row
+                                               : NULL;
+                        for (npy_intp u = 0; next != NULL && u < 2 && u < planes; u++) {
+                            rope_prefetch(next + u * x_plane, rows * x_row < ROPE_STREAM_AHEAD
+                                                                  ? rows * x_row
+                                                                  : ROPE_STREAM_AHEAD);
+                        }
+                        const rope_rows r = {.rows = rows, .m = k, .second = k,
+                                             .x_step = x_row, .out_step = out_row,
+                                             .table_step = row_tables, .stream = rows * x_row,
+                                             .x_plane = twins == 2 ? x_plane : 0,
+                                             .out_plane = twins == 2 ? out_plane : 0,
+                                             .spacing = spacing};
+                        kern->rotate[rotate->interleaved][rotate->dtype](
+                            op, xp, tables, tables + k * table_item, &r);
                     }
-                    const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = x_row,
-                                         .out_step = out_row, .table_step = row_tables,
-                                         .stream = rows * x_row, .spacing = spacing};
-                    kern->rotate[rotate->interleaved][rotate->dtype](op, xp, tables,
-                                                                     tables + k * table_item,
-                                                                     &r);
-                }
-                if (!in_place && n > 2 * k) {
-                    rope_copy_rest(op, out_row, out_stride, xp, x_row, x_stride, rows, n, k,
-                                   item);
+                    if (!in_place && n > 2 * k) {
+                        for (npy_intp u = 0; u < twins; u++) {
+                            rope_copy_rest(op + u * out_plane, out_row, out_stride,
+                                           xp + u * x_plane, x_row, x_stride, rows, n, k, item);
+                        }
+                    }
                 }
             }
         }

@@ -26,40 +26,56 @@ ROPE_INLINE void ROPE_OP(rotate_lanes)(ROPE_V *a, ROPE_V *b, ROPE_V c, ROPE_V s)
     *b = ROPE_TOP(mul_add)(b0, c, ROPE_TOP(mul)(a0, s));
 }
 
-/* Pairs j ... j + n - 1 (n <= lanes) of the row at x, rotated into the row at o. Both members
- * of every pair are loaded before either is stored, so o may be x. */
+/* Pairs j ... j + n - 1 (n <= lanes) of the row at x, rotated into the row at o, and with
+ * `twins` 2 those of its twin row (x + x_twin into o + o_twin, bytes), by the same c and s.
+ * Every member of every row is loaded before any is stored, so o may be x; and a twin a
+ * multiple of 4 KiB away (the same row of the next head) is never loaded just after a store
+ * whose address it matches in the low bits, which the core would take for a dependency. */
 ROPE_INLINE void ROPE_OP(rotate_vector)(ROPE_D *o, const ROPE_D *x, ptrdiff_t j, ptrdiff_t n,
                                         ROPE_V c, ROPE_V s, ptrdiff_t second,
-                                        const int interleaved, const int spacing)
+                                        const int interleaved, const int spacing,
+                                        const int twins, ptrdiff_t x_twin, ptrdiff_t o_twin)
 {
-    ROPE_V a, b;
-    if (interleaved) {
-        const ptrdiff_t at = 2 * spacing * j;
-        ROPE_OP(load_pairs)(x + at, n, spacing, &a, &b);
-        ROPE_OP(rotate_lanes)(&a, &b, c, s);
-        ROPE_OP(store_pairs)(o + at, n, spacing, a, b);
+    ROPE_V a[2], b[2];
+    const ptrdiff_t at = interleaved ? 2 * spacing * j : spacing * j;
+    const ptrdiff_t bt = spacing * (j + second);
+    ROPE_UNROLL for (int t = 0; t < twins; t++) {
+        const ROPE_D *xt = (const ROPE_D *)((const char *)x + t * x_twin);
+        if (interleaved) {
+            ROPE_OP(load_pairs)(xt + at, n, spacing, &a[t], &b[t]);
+        }
+        else {
+            a[t] = ROPE_OP(load)(xt + at, n, spacing);
+            b[t] = ROPE_OP(load)(xt + bt, n, spacing);
+        }
     }
-    else {
-        const ptrdiff_t at = spacing * j, bt = spacing * (j + second);
-        a = ROPE_OP(load)(x + at, n, spacing);
-        b = ROPE_OP(load)(x + bt, n, spacing);
-        ROPE_OP(rotate_lanes)(&a, &b, c, s);
-        ROPE_OP(store)(o + at, a, n, spacing);
-        ROPE_OP(store)(o + bt, b, n, spacing);
+    ROPE_UNROLL for (int t = 0; t < twins; t++) {
+        ROPE_D *ot = (ROPE_D *)((char *)o + t * o_twin);
+        ROPE_OP(rotate_lanes)(&a[t], &b[t], c, s);
+        if (interleaved) {
+            ROPE_OP(store_pairs)(ot + at, n, spacing, a[t], b[t]);
+        }
+        else {
+            ROPE_OP(store)(ot + at, a[t], n, spacing);
+            ROPE_OP(store)(ot + bt, b[t], n, spacing);
+        }
     }
 }
 
 /* The rows of r. With `held` > 0 (rows that share their tables, m == held * lanes), the
  * tables are loaded into registers once and kept across the rows: loaded again for every
- * row, they cost as much as the rows' own loads. `held` is a constant in every call, so that
- * C and S are registers, not memory. */
+ * row, they cost as much as the rows' own loads. With `twins` 2 (r->x_plane set), each row is
+ * rotated with its twin in the next plane, each vector of the tables loaded once for both.
+ * `held` and `twins` are constants in every call, so that C and S are registers, not memory. */
 ROPE_INLINE void ROPE_OP(rotate_rows)(void *out, const void *x, const void *cos,
                                       const void *sin, const rope_rows *r,
-                                      const int interleaved, const int spacing, const int held)
+                                      const int interleaved, const int spacing, const int held,
+                                      const int twins)
 {
     const ptrdiff_t m = r->m, second = r->second;
     const ptrdiff_t span = 2 * spacing * m * (ptrdiff_t)sizeof(ROPE_D);
     const int gaps = r->x_step != span;
+    const ptrdiff_t x_twin = r->x_plane, o_twin = r->out_plane;
     ROPE_V C[ROPE_HELD_SLOTS], S[ROPE_HELD_SLOTS];
     ROPE_UNROLL for (int i = 0; i < held; i++) {
         C[i] = ROPE_TOP(load_table)((const ROPE_TT *)cos + i * ROPE_LANES, ROPE_LANES);
@@ -68,11 +84,13 @@ ROPE_INLINE void ROPE_OP(rotate_rows)(void *out, const void *x, const void *cos,
     for (ptrdiff_t row = 0; row < r->rows; row++) {
         const ROPE_D *xr = (const ROPE_D *)((const char *)x + row * r->x_step);
         ROPE_D *o = (ROPE_D *)((char *)out + row * r->out_step);
-        rope_prefetch_ahead(xr, r, row, span, gaps);
+        ROPE_UNROLL for (int t = 0; t < twins; t++) {
+            rope_prefetch_ahead((const char *)xr + t * x_twin, r, row, span, gaps);
+        }
         if (held) {
             ROPE_UNROLL for (int i = 0; i < held; i++) {
                 ROPE_OP(rotate_vector)(o, xr, i * ROPE_LANES, ROPE_LANES, C[i], S[i], second,
-                                       interleaved, spacing);
+                                       interleaved, spacing, 1, 0, 0);
             }
             continue;
         }
@@ -82,12 +100,12 @@ ROPE_INLINE void ROPE_OP(rotate_rows)(void *out, const void *x, const void *cos,
         for (; j + ROPE_LANES <= m; j += ROPE_LANES) {
             ROPE_OP(rotate_vector)(o, xr, j, ROPE_LANES, ROPE_TOP(load_table)(c + j, ROPE_LANES),
                                    ROPE_TOP(load_table)(s + j, ROPE_LANES), second,
-                                   interleaved, spacing);
+                                   interleaved, spacing, twins, x_twin, o_twin);
         }
         if (j < m) {
             ROPE_OP(rotate_vector)(o, xr, j, m - j, ROPE_TOP(load_table)(c + j, m - j),
                                    ROPE_TOP(load_table)(s + j, m - j), second, interleaved,
-                                   spacing);
+                                   spacing, twins, x_twin, o_twin);
         }
     }
 }
@@ -97,7 +115,7 @@ ROPE_INLINE void ROPE_OP(rotate_rows)(void *out, const void *x, const void *cos,
 #define ROPE_HELD_CASE(k)                                                                     \
     case k:                                                                                   \
         if ((k) <= ROPE_HELD_VECTORS) {                                                       \
-            ROPE_OP(rotate_rows)(out, x, cos, sin, r, interleaved, spacing, k);               \
+            ROPE_OP(rotate_rows)(out, x, cos, sin, r, interleaved, spacing, k, 1);            \
             return;                                                                           \
         }                                                                                     \
         break;
@@ -106,6 +124,10 @@ ROPE_INLINE void ROPE_OP(rotate_spaced)(void *out, const void *x, const void *co
                                         const void *sin, const rope_rows *r,
                                         const int interleaved, const int spacing)
 {
+    if (r->x_plane != 0) {
+        ROPE_OP(rotate_rows)(out, x, cos, sin, r, interleaved, spacing, 0, 2);
+        return;
+    }
     const ptrdiff_t vectors = r->m % ROPE_LANES == 0 ? r->m / ROPE_LANES : 0;
     switch (r->table_step == 0 && vectors <= ROPE_HELD_VECTORS ? vectors : 0) {
         ROPE_HELD_CASE(1)
@@ -119,7 +141,7 @@ ROPE_INLINE void ROPE_OP(rotate_spaced)(void *out, const void *x, const void *co
     default:
         break;
     }
-    ROPE_OP(rotate_rows)(out, x, cos, sin, r, interleaved, spacing, 0);
+    ROPE_OP(rotate_rows)(out, x, cos, sin, r, interleaved, spacing, 0, 1);
 }
 #undef ROPE_HELD_CASE
 

@@ -337,6 +337,22 @@ def test_planes_blocks_across_batches(simd_level, dtype, interleaved, positions)
         np.testing.assert_array_equal(got[b], want.transpose(1, 0, 2))
 
 
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_planes_of_a_broadcast_x(simd_level, interleaved):
+    # Planes 0 bytes apart (x broadcast over the heads, read only, into a fresh out): every
+    # plane of out is written, each as the one plane rotated alone. The kernels take planes
+    # two at a time only where the two are apart.
+    plane = random_array((300, 64), np.float32)
+    x = np.broadcast_to(plane, (2, 5, 300, 64))
+    pos = np.arange(300) + 17
+    theta = rope.frequencies(64)
+    got = seq_gufunc(interleaved)(x, pos, theta)
+    want = seq_gufunc(interleaved)(plane[None], pos, theta)[0]
+    for b in range(2):
+        for h in range(5):
+            np.testing.assert_array_equal(got[b, h], want)
+
+
 def test_planes_positions_per_batch():
     # pos broadcasts over the loop axes: (batch, seq) positions for (batch, heads, seq, dim).
     x = random_array((2, 3, 40, 16), np.float32)
