@@ -59,10 +59,15 @@ typedef struct {
 typedef void rope_rotate_fn(void *out, const void *x, const void *cos, const void *sin,
                             const rope_rows *rows);
 
-/* How far ahead of the bytes being rotated a stream of rows is prefetched, by the kernels
- * and by the loops around them: one stream of loads gets less of the memory's bandwidth than
- * the prefetches ask for. */
-#define ROPE_STREAM_AHEAD 4096
+/* How far ahead of the bytes being rotated the kernels and the loops around them prefetch,
+ * shared by the streams read side by side (twin planes): one stream of loads gets less of the
+ * memory's bandwidth than the prefetches ask for, and the table building between a token's
+ * rows leaves the memory idle unless the next rows are already asked for. About what one
+ * core's stream has in flight (memory latency times bandwidth). -DROPE_STREAM_AHEAD=...
+ * builds another distance, to compare (docs/performance.md). */
+#ifndef ROPE_STREAM_AHEAD
+#define ROPE_STREAM_AHEAD 8192
+#endif
 
 /*
  * cos[j] = cos(pos * theta[j]), sin[j] = sin(pos * theta[j]) for j < m, written as float or

@@ -15,15 +15,15 @@
 #define ROPE_ROWS_AHEAD 8
 
 /* The prefetch for row `row` (at xr, `span` bytes) of r, `gaps` when x_step != span. Rows
- * without gaps ask for the bytes ROPE_STREAM_AHEAD past them, across the end of the call where
- * the caller's stream goes on (the next token's heads), never past it (the k heads after the
- * q heads of a fused qkv, say). */
+ * without gaps ask for the bytes `ahead` past them, across the end of the call where the
+ * caller's stream goes on (the next token's heads), never past it (the k heads after the q
+ * heads of a fused qkv, say). */
 ROPE_INLINE void rope_prefetch_ahead(const void *xr, const rope_rows *r, ptrdiff_t row,
-                                     ptrdiff_t span, int gaps)
+                                     ptrdiff_t span, int gaps, ptrdiff_t ahead)
 {
     if (!gaps) {
-        if (row * span + ROPE_STREAM_AHEAD + span <= r->stream) {
-            rope_prefetch((const char *)xr + ROPE_STREAM_AHEAD, span);
+        if (row * span + ahead + span <= r->stream) {
+            rope_prefetch((const char *)xr + ahead, span);
         }
     }
     else if (row + ROPE_ROWS_AHEAD < r->rows) {

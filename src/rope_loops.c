@@ -634,10 +634,10 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
                                            : i + 1 < i0 + per_build
                                                ? args[0] + (i + 1) * x_step + t0 * x_row
                                                : NULL;
+                        const npy_intp ahead = ROPE_STREAM_AHEAD / 2; /* for each twin */
                         for (npy_intp u = 0; next != NULL && u < 2 && u < planes; u++) {
-                            rope_prefetch(next + u * x_plane, rows * x_row < ROPE_STREAM_AHEAD
-                                                                  ? rows * x_row
-                                                                  : ROPE_STREAM_AHEAD);
+                            rope_prefetch(next + u * x_plane,
+                                          rows * x_row < ahead ? rows * x_row : ahead);
                         }
                         const rope_rows r = {.rows = rows, .m = k, .second = k,
                                              .x_step = x_row, .out_step = out_row,

@@ -84,8 +84,9 @@ ROPE_INLINE void ROPE_OP(rotate_rows)(void *out, const void *x, const void *cos,
     for (ptrdiff_t row = 0; row < r->rows; row++) {
         const ROPE_D *xr = (const ROPE_D *)((const char *)x + row * r->x_step);
         ROPE_D *o = (ROPE_D *)((char *)out + row * r->out_step);
-        ROPE_UNROLL for (int t = 0; t < twins; t++) {
-            rope_prefetch_ahead((const char *)xr + t * x_twin, r, row, span, gaps);
+        ROPE_UNROLL for (int t = 0; t < twins; t++) { /* twins share the bytes asked ahead */
+            rope_prefetch_ahead((const char *)xr + t * x_twin, r, row, span, gaps,
+                                ROPE_STREAM_AHEAD / twins);
         }
         if (held) {
             ROPE_UNROLL for (int i = 0; i < held; i++) {
