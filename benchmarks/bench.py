@@ -39,6 +39,10 @@ import os
 # OpenBLAS's idle threads spin on the cores the two-thread cases need (5% of a profile, and
 # rope.apply(threads=2) at 1.1x the roof instead of 0.7x). Nothing here calls BLAS.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# torch's OpenMP threads likewise spin for a while after each of its calls, on the cores the
+# next implementation's run needs (bfloat16 rows 1.05-1.51x the roof from run to run with them
+# spinning, 1.05-1.34x without). They sleep at once when idle with the passive policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import platform
 import sys
 import time
