@@ -94,12 +94,16 @@ def load_core(path: str):
 
 
 def use_core(core) -> None:
-    """Route rope's Python layer, and the cases here, through `core`."""
+    """Route rope's Python layer, and the cases here, through `core`: its gufuncs, and its
+    bfloat16 dtype (each build registers its own)."""
     global _core
     _core = core
     for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("rope.") and hasattr(module, "_core"):
-            module._core = core
+        if getattr(module, "__name__", "").startswith("rope."):
+            if hasattr(module, "_core"):
+                module._core = core
+            if hasattr(module, "BFLOAT16"):
+                module.BFLOAT16 = core.bfloat16_bits
 
 
 def with_core(core, fn):
@@ -500,9 +504,12 @@ def bfloat16_case(layout, interleaved, repeats, rng) -> None:
     x, copy_dst = bfloat16_values(shape, rng), bfloat16_values(shape, rng)
     pos = rope.packed_positions(np.arange(0, shape[0] + 1, 1024)) if layout == "thd" else 0
     impls = roofs(x, copy_dst)
-    impls["rope.apply"] = lambda: rope.apply(x, pos, layout=layout, interleaved=interleaved)
+    # x as the bfloat16 of the build in use (with --against, each build's own dtype)
+    impls["rope.apply"] = lambda: rope.apply(x.view(_core.bfloat16_bits), pos, layout=layout,
+                                             interleaved=interleaved)
     cached = rope.Rope(shape[-1], interleaved=interleaved)
-    impls["rope.Rope (reused)"] = lambda: cached.apply(x, pos, layout=layout)
+    impls["rope.Rope (reused)"] = lambda: cached.apply(x.view(_core.bfloat16_bits), pos,
+                                                       layout=layout)
     if torch is not None:
         tx = torch_bfloat16(x)
         impls["rope.apply, torch tensor"] = lambda: rope.apply(tx, pos, layout=layout,
