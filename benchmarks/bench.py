@@ -321,6 +321,10 @@ def layout_case(layout, dtype, interleaved, repeats, rng, slow_refs: bool) -> No
     impls["rope.apply"] = lambda: rope.apply(x, pos, layout=layout, interleaved=interleaved)
     cached = rope.Rope(dim, interleaved=interleaved)
     impls["rope.Rope (reused)"] = lambda: cached.apply(x, pos, layout=layout)
+    if layout != "thd":  # an attention factor: tables built once, kept, read by the rotation
+        yarn = rope.Rope(dim, interleaved=interleaved, scaling="yarn", factor=4.0,
+                         original_max_position_embeddings=shape[layout.index("s")])
+        impls["rope.Rope, YaRN (kept tables)"] = lambda: yarn.apply(x, pos, layout=layout)
     if slow_refs and layout in ("shd", "bhsd"):
         seq = shape[layout.index("s")]
         pos_shape = [1] * (len(shape) - 1)

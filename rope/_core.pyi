@@ -9,6 +9,10 @@ rotate_rows: np.ufunc
 """(r,n),(k),(k)->(r,n): rotate blocks of r rows that share one row of tables."""
 rotate_interleaved_rows: np.ufunc
 """(r,n),(k),(k)->(r,n): rotate_rows with adjacent pairs."""
+rotate_planes: np.ufunc
+"""(h,s,n),(s,k),(s,k)->(h,s,n): rotate planes of rows, row t of each by row t of the tables."""
+rotate_interleaved_planes: np.ufunc
+"""(h,s,n),(s,k),(s,k)->(h,s,n): rotate_planes with adjacent pairs."""
 rotate_at: np.ufunc
 """(r,n),(),(k)->(r,n): rotate blocks of r rows at one position each, tables built inside.
 

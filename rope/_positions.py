@@ -24,7 +24,6 @@ from ._validation import MAX_POSITION, check_positive_int, check_seq_axis, shown
 
 __all__ = [
     "checked_positions",
-    "grouped_rows",
     "offset_positions",
     "packed_positions",
     "parse_layout",
@@ -32,7 +31,6 @@ __all__ = [
     "positions_for",
     "rows_for",
     "planes_sharing_positions",
-    "rows_sharing_positions",
     "sequence_axis",
     "sequence_length",
 ]
@@ -412,15 +410,6 @@ def sequence_length(positions: np.ndarray) -> int:
     return max(int(np.ceil(positions.max())) + 1, 1)
 
 
-# Rows (of x's last axis) per block that shares a table row, in elements: 8 heads of 128, 16 of
-# 64. Measured on (batch, heads, seq, dim) float32 and float16 arrays: fewer rows read the
-# tables more often, more rows are more far-apart streams than the prefetchers follow. On Zen 4,
-# with earlier kernels, 4 heads of 128 did best; on Emerald Rapids, with the kernels that hold
-# shared tables in registers, 8 heads took 5-13% less time than 4 for (4, 32, 1024, 128), 16
-# no less (rope.apply, paired repeats).
-_BLOCK_ELEMENTS = 1024
-
-
 def planes_sharing_positions(x: np.ndarray,
                              positions_shape: tuple[int, ...]) -> tuple[int, int] | None:
     """(plane axis, sequence axis) of an x whose rows of one position lie planes apart, or None.
@@ -445,33 +434,3 @@ def planes_sharing_positions(x: np.ndarray,
     if abs(x.strides[axis]) <= abs(x.strides[along]):
         return None
     return axis, along
-
-
-def rows_sharing_positions(x: np.ndarray, positions_shape: tuple[int, ...]
-                           ) -> tuple[int, int] | None:
-    """(axis, rows): x's plane axis to view as blocks of `rows` planes whose rows share a
-    position, for `rotate_rows` (the view: `grouped_rows`), or None.
-
-    For an x whose rows of one position lie planes apart (`planes_sharing_positions`),
-    rotated plane by plane with prebuilt tables, the tables of every position are read once
-    per plane, as many bytes as x itself. The view splits the plane axis into groups of a few
-    planes and moves the group next to the last axis: ``(batch, heads // g, seq, g, dim)``,
-    whose (g, dim) blocks share a position. The positions (and their tables) broadcast against
-    the view's leading axes as they did against x's. None when there is no plane axis, or it
-    cannot be split.
-    """
-    axes = planes_sharing_positions(x, positions_shape)
-    if axes is None:
-        return None
-    axis = axes[0]
-    most = max(_BLOCK_ELEMENTS // max(x.shape[-1], 1), 1)
-    rows = max(g for g in range(1, most + 1) if x.shape[axis] % g == 0)
-    return None if rows == 1 else (axis, rows)
-
-
-def grouped_rows(a: np.ndarray, axis: int, rows: int) -> np.ndarray:
-    """The view of `a` whose blocks are `rows` rows of `axis` (see `rows_sharing_positions`):
-    the same view of x and of the array it is rotated into, whatever their strides."""
-    shape = a.shape[:axis] + (a.shape[axis] // rows, rows) + a.shape[axis + 1:]
-    # Splitting one axis is always a view (copy=False raises otherwise): still in place.
-    return np.moveaxis(a.reshape(shape, copy=False), axis + 1, -2)

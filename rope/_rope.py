@@ -22,9 +22,7 @@ from ._positions import (
     checked_positions,
     positions_for,
     rows_for,
-    grouped_rows,
     planes_sharing_positions,
-    rows_sharing_positions,
     sequence_axis,
     sequence_length,
 )
@@ -571,10 +569,16 @@ class Rope:
             rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
             rotate(x, cos[..., 0, :], sin[..., 0, :], out=out)
             return
-        blocks = rows_sharing_positions(x, positions_shape)
-        if blocks is not None:  # a few heads at a time, each table row read once for them
-            rotate = _core.rotate_interleaved_rows if self._interleaved else _core.rotate_rows
-            rotate(grouped_rows(x, *blocks), cos, sin, out=grouped_rows(out, *blocks))
+        planes = planes_sharing_positions(x, positions_shape)
+        if planes is not None:
+            # The heads of a (batch, heads, seq, dim) x: plane by plane, a block of tokens at a
+            # time, each row of the tables read once for two heads.
+            plane, along = planes
+            rotate = _core.rotate_interleaved_planes if self._interleaved else \
+                _core.rotate_planes
+            core, tables = (plane, along, x.ndim - 1), (along - 1, x.ndim - 2)
+            rotate(x, cos.squeeze(plane), sin.squeeze(plane), out=out,
+                   axes=[core, tables, tables, core])
             return
         rotate = _core.rotate_interleaved if self._interleaved else _core.rotate
         rotate(x, cos, sin, out=out)

@@ -527,6 +527,66 @@ static void rope_rotate_at_loop_bare(char **args, npy_intp const *dimensions,
     free(tb.offsets);
 }
 
+/* Rows of planes that share their tables row by row (the heads of a (batch, heads, seq,
+ * dim) x): `rows` rows in each of `planes` planes, x_plane and out_plane bytes apart; row t's
+ * tables at cos + t*table_step and sin + t*table_step (k contiguous values each). */
+typedef struct {
+    npy_intp planes, rows, n, k, item;
+    npy_intp x_plane, x_row, x_stride, out_plane, out_row, out_stride, table_step;
+    int spacing, in_place;
+} rope_plane_rows;
+
+/* The rows of pr from x into out, two planes at a time where they lie apart (the kernels' twin
+ * planes: every vector of the tables read once for both), a plane alone otherwise. `next` is
+ * where the planes rotated after these begin (asked for while the last ones rotate), or NULL. */
+static void rope_rotate_plane_rows(const rope_kernel_table *kern, const rope_rotate_spec *rotate,
+                                   const rope_plane_rows *pr, char *out, const char *x,
+                                   const char *cos, const char *sin, const char *next)
+{
+    const npy_intp rows = pr->rows, k = pr->k;
+    npy_intp twins = 1;
+    for (npy_intp p = 0; p < pr->planes; p += twins) {
+        /* (a plane step of 0, x broadcast into out, has no twin to read at once) */
+        twins = p + 1 < pr->planes && pr->x_plane != 0 && pr->out_plane != 0 ? 2 : 1;
+        const char *xp = x + p * pr->x_plane;
+        char *op = out + p * pr->out_plane;
+        if (!pr->spacing) {
+            for (npy_intp u = 0; u < twins; u++) {
+                for (npy_intp t = 0; t < rows; t++) {
+                    rope_rotate_pairs_of_row(kern, rotate,
+                                             op + u * pr->out_plane + t * pr->out_row,
+                                             xp + u * pr->x_plane + t * pr->x_row,
+                                             cos + t * pr->table_step, sin + t * pr->table_step,
+                                             0, k, k, pr->x_stride, pr->out_stride, 0);
+                }
+            }
+        }
+        else {
+            /* The next planes' rows: asked for while these rotate, half the distance each. */
+            const char *after = p + twins < pr->planes ? xp + twins * pr->x_plane : next;
+            const npy_intp ahead = rows * pr->x_row < ROPE_STREAM_AHEAD / 2
+                                       ? rows * pr->x_row : ROPE_STREAM_AHEAD / 2;
+            for (npy_intp u = 0; after != NULL && u < 2 && u < pr->planes; u++) {
+                rope_prefetch(after + u * pr->x_plane, ahead);
+            }
+            const rope_rows r = {.rows = rows, .m = k, .second = k, .x_step = pr->x_row,
+                                 .out_step = pr->out_row, .table_step = pr->table_step,
+                                 .stream = rows * pr->x_row,
+                                 .x_plane = twins == 2 ? pr->x_plane : 0,
+                                 .out_plane = twins == 2 ? pr->out_plane : 0,
+                                 .spacing = pr->spacing};
+            kern->rotate[rotate->interleaved][rotate->dtype](op, xp, cos, sin, &r);
+        }
+        if (!pr->in_place && pr->n > 2 * k) {
+            for (npy_intp u = 0; u < twins; u++) {
+                rope_copy_rest(op + u * pr->out_plane, pr->out_row, pr->out_stride,
+                               xp + u * pr->x_plane, pr->x_row, pr->x_stride, rows, pr->n, k,
+                               pr->item);
+            }
+        }
+    }
+}
+
 /*
  * (h,s,n),(s),(k)->(h,s,n): h planes (the heads of a (batch, heads, seq, dim) x) of s rows,
  * row t of every plane at position pos[t]. The rows are taken in blocks of tokens: a block's
@@ -590,6 +650,10 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
     /* Items (batches) at the same positions and frequencies share each block's tables: the
      * block is built once and rotated in all of them before the next is built. */
     const npy_intp per_build = pos_step == 0 && theta_step == 0 ? count : 1;
+    rope_plane_rows pr = {.planes = planes, .n = n, .k = k, .item = item, .x_plane = x_plane,
+                          .x_row = x_row, .x_stride = x_stride, .out_plane = out_plane,
+                          .out_row = out_row, .out_stride = out_stride,
+                          .table_step = row_tables, .spacing = spacing, .in_place = in_place};
     for (npy_intp i0 = 0; i0 < count; i0 += per_build) {
         const char *pos = args[1] + i0 * pos_step;
         if (i0 == 0 || theta_step != 0) {
@@ -607,60 +671,89 @@ static void rope_rotate_seq_at_loop_bare(char **args, npy_intp const *dimensions
                 rope_tables_at(&tb, p, run, tables + t * row_tables, row_tables);
                 t += run;
             }
-            /* The block's rows of the items that share its tables, plane by plane; the
-             * kernels take two planes at a time, every vector of the tables read once for
-             * both. */
+            /* The block's rows in every item that shares its tables. */
             for (npy_intp i = i0; i < i0 + per_build; i++) {
-                npy_intp twins = 1;
-                for (npy_intp p = 0; p < planes; p += twins) {
-                    /* (a plane step of 0, x broadcast into out, has no twin to read at once) */
-                    twins = p + 1 < planes && x_plane != 0 && out_plane != 0 ? 2 : 1;
-                    const char *xp = args[0] + i * x_step + p * x_plane + t0 * x_row;
-                    char *op = args[3] + i * out_step + p * out_plane + t0 * out_row;
-                    if (!spacing) {
-                        for (npy_intp u = 0; u < twins; u++) {
-                            for (npy_intp t = 0; t < rows; t++) {
-                                const char *c = tables + t * row_tables;
-                                rope_rotate_pairs_of_row(
-                                    kern, rotate, op + u * out_plane + t * out_row,
-                                    xp + u * x_plane + t * x_row, c, c + k * table_item, 0, k,
-                                    k, x_stride, out_stride, 0);
-                            }
-                        }
-                    }
-                    else {
-                        /* The next planes' rows of this block: asked for while these rotate. */
-                        const char *next = p + twins < planes ? xp + twins * x_plane
-                                           : i + 1 < i0 + per_build
-                                               ? args[0] + (i + 1) * x_step + t0 * x_row
-                                               : NULL;
-                        const npy_intp ahead = ROPE_STREAM_AHEAD / 2; /* for each twin */
-                        for (npy_intp u = 0; next != NULL && u < 2 && u < planes; u++) {
-                            rope_prefetch(next + u * x_plane,
-                                          rows * x_row < ahead ? rows * x_row : ahead);
-                        }
-                        const rope_rows r = {.rows = rows, .m = k, .second = k,
-                                             .x_step = x_row, .out_step = out_row,
-                                             .table_step = row_tables, .stream = rows * x_row,
-                                             .x_plane = twins == 2 ? x_plane : 0,
-                                             .out_plane = twins == 2 ? out_plane : 0,
-                                             .spacing = spacing};
-                        kern->rotate[rotate->interleaved][rotate->dtype](
-                            op, xp, tables, tables + k * table_item, &r);
-                    }
-                    if (!in_place && n > 2 * k) {
-                        for (npy_intp u = 0; u < twins; u++) {
-                            rope_copy_rest(op + u * out_plane, out_row, out_stride,
-                                           xp + u * x_plane, x_row, x_stride, rows, n, k, item);
-                        }
-                    }
-                }
+                const char *next = i + 1 < i0 + per_build
+                                       ? args[0] + (i + 1) * x_step + t0 * x_row : NULL;
+                pr.rows = rows;
+                rope_rotate_plane_rows(kern, rotate, &pr,
+                                       args[3] + i * out_step + t0 * out_row,
+                                       args[0] + i * x_step + t0 * x_row, tables,
+                                       tables + k * table_item, next);
             }
         }
     }
     free(tb.offsets);
     if (tables != (char *)one_row) {
         free(tables);
+    }
+}
+
+/*
+ * (h,s,n),(s,k),(s,k)->(h,s,n): rotate_seq_at's planes by given tables (those of an attention
+ * factor, say), row t of every plane by row t of cos and sin. The rows are taken in blocks of
+ * tokens whose tables fill ROPE_BLOCK_TABLES, as rotate_seq_at builds them, every plane's rows
+ * of a block (in every item with the same tables) before the next block: its tables stay in
+ * L2 while the planes stream past them.
+ */
+static void rope_rotate_planes_loop_bare(char **args, npy_intp const *dimensions,
+                                         npy_intp const *steps, void *data)
+{
+    const rope_rotate_spec *spec = data;
+    const rope_kernel_table *kern = rope_active_kernels();
+    const npy_intp count = dimensions[0], planes = dimensions[1], seq = dimensions[2],
+                   n = dimensions[3], k = dimensions[4];
+    const npy_intp item = rope_item_size[spec->dtype];
+    const npy_intp table_item = rope_table_item_size[spec->dtype];
+    const npy_intp x_step = steps[0], cos_step = steps[1], sin_step = steps[2],
+                   out_step = steps[3];
+    const npy_intp x_plane = steps[4], x_row = steps[5], x_stride = steps[6],
+                   cos_row = steps[7], cos_stride = steps[8], sin_row = steps[9],
+                   sin_stride = steps[10], out_plane = steps[11], out_row = steps[12],
+                   out_stride = steps[13];
+    const int in_place = args[0] == args[3] && x_step == out_step && x_plane == out_plane &&
+                         x_row == out_row && x_stride == out_stride;
+    const int spacing = rope_spacing(x_stride, out_stride, item);
+    if (cos_stride != table_item || sin_stride != table_item || cos_row != sin_row) {
+        /* Tables of other strides: row by row, each row's tables gathered. */
+        for (npy_intp i = 0; i < count; i++) {
+            for (npy_intp p = 0; p < planes; p++) {
+                for (npy_intp t = 0; t < seq; t++) {
+                    rope_rotate_row_strided(
+                        kern, spec, args[3] + i * out_step + p * out_plane + t * out_row,
+                        args[0] + i * x_step + p * x_plane + t * x_row,
+                        args[1] + i * cos_step + t * cos_row,
+                        args[2] + i * sin_step + t * sin_row, k, x_stride, out_stride,
+                        cos_stride, sin_stride, spacing);
+                }
+                if (!in_place && n > 2 * k) {
+                    rope_copy_rest(args[3] + i * out_step + p * out_plane, out_row, out_stride,
+                                   args[0] + i * x_step + p * x_plane, x_row, x_stride, seq,
+                                   n, k, item);
+                }
+            }
+        }
+        return;
+    }
+    const npy_intp block = k == 0 ? seq : ROPE_BLOCK_TABLES / (2 * k * table_item) > 1
+                                              ? ROPE_BLOCK_TABLES / (2 * k * table_item) : 1;
+    const npy_intp per_block = cos_step == 0 && sin_step == 0 ? count : 1;
+    rope_plane_rows pr = {.planes = planes, .n = n, .k = k, .item = item, .x_plane = x_plane,
+                          .x_row = x_row, .x_stride = x_stride, .out_plane = out_plane,
+                          .out_row = out_row, .out_stride = out_stride, .table_step = cos_row,
+                          .spacing = spacing, .in_place = in_place};
+    for (npy_intp i0 = 0; i0 < count; i0 += per_block) {
+        for (npy_intp t0 = 0; t0 < seq; t0 += block) {
+            pr.rows = seq - t0 < block ? seq - t0 : block;
+            for (npy_intp i = i0; i < i0 + per_block; i++) {
+                const char *next = i + 1 < i0 + per_block
+                                       ? args[0] + (i + 1) * x_step + t0 * x_row : NULL;
+                rope_rotate_plane_rows(kern, spec, &pr, args[3] + i * out_step + t0 * out_row,
+                                       args[0] + i * x_step + t0 * x_row,
+                                       args[1] + i * cos_step + t0 * cos_row,
+                                       args[2] + i * sin_step + t0 * sin_row, next);
+            }
+        }
     }
 }
 
@@ -758,4 +851,5 @@ ROPE_KEEPING_FP_STATUS(rope_rotate_rows_loop)
 ROPE_KEEPING_FP_STATUS(rope_cos_sin_loop)
 ROPE_KEEPING_FP_STATUS(rope_rotate_at_loop)
 ROPE_KEEPING_FP_STATUS(rope_rotate_seq_at_loop)
+ROPE_KEEPING_FP_STATUS(rope_rotate_planes_loop)
 ROPE_KEEPING_FP_STATUS(rope_tables_loop)

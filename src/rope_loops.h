@@ -47,6 +47,9 @@ void rope_rotate_at_loop(char **args, npy_intp const *dimensions, npy_intp const
  * of a (batch, heads, seq, dim) x); tables built in the loop, a block of rows at a time. */
 void rope_rotate_seq_at_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                              void *data);
+/* (h,s,n),(s,k),(s,k)->(h,s,n): those planes by given tables, row t of each by row t. */
+void rope_rotate_planes_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
+                             void *data);
 /* (),(k)->(k),(k) */
 void rope_cos_sin_loop(char **args, npy_intp const *dimensions, npy_intp const *steps,
                        void *data);

@@ -1,7 +1,7 @@
 /*
  * rope_module.c: module init of rope._core. Imports NumPy, chooses the kernels for this CPU
- * once, and registers the gufuncs: rotate, rotate_rows, rotate_at (each also interleaved)
- * and cos_sin.
+ * once, and registers the gufuncs: rotate, rotate_rows, rotate_planes, rotate_at,
+ * rotate_seq_at (each also interleaved), cos_sin and tables.
  */
 #define ROPE_IMPORT_NUMPY
 #include "rope_numpy.h"
@@ -45,6 +45,12 @@ static void *rope_pairs_data[] = {&rope_pairs_specs[0], &rope_pairs_specs[1],
 static PyUFuncGenericFunction rope_rotate_rows_funcs[] = {
     rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop, rope_rotate_rows_loop,
     rope_rotate_rows_loop};
+
+/* The same loops over planes of rows, row t of every plane by row t of the tables:
+ * (h,s,n),(s,k),(s,k)->(h,s,n). */
+static PyUFuncGenericFunction rope_rotate_planes_funcs[] = {
+    rope_rotate_planes_loop, rope_rotate_planes_loop, rope_rotate_planes_loop,
+    rope_rotate_planes_loop, rope_rotate_planes_loop};
 
 /* x, one position per row, float64 frequencies -> x: the tables are built inside the loop. */
 static PyUFuncGenericFunction rope_rotate_at_funcs[] = {
@@ -158,6 +164,12 @@ static int rope_rotate_rows_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_s
 static int rope_rotate_at_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
 {
     return rope_check_k(ufunc, core_dim_sizes[1], core_dim_sizes[2], "theta holds");
+}
+
+/* (h,s,n),(s,k),(s,k)->(h,s,n): core_dim_sizes is [h, s, n, k]. */
+static int rope_rotate_planes_core_dims(PyUFuncObject *ufunc, npy_intp *core_dim_sizes)
+{
+    return rope_check_k(ufunc, core_dim_sizes[2], core_dim_sizes[3], "cos and sin hold");
 }
 
 /* (h,s,n),(s),(k)->(h,s,n): core_dim_sizes is [h, s, n, k]. */
@@ -375,6 +387,53 @@ static const char rope_rotate_seq_at_doc[] =
     "array([[ 1.,  0.],\n"
     "       [ 0.,  1.],\n"
     "       [-1.,  0.]])\n";
+
+static const char rope_rotate_planes_doc[] =
+    "rotate for planes of rows: row t of each of the h planes by row t of cos and sin.\n"
+    "\n"
+    "The heads of a (batch, heads, seq, dim) x are h planes of s rows each, and the rows of a\n"
+    "token are a whole plane apart: ``rotate_seq_at`` with tables given instead of built (an\n"
+    "attention factor's, say). The loop takes the rows a block of tokens at a time, every\n"
+    "plane's rows of a block before the next, two planes at a time, each row of the tables read\n"
+    "once for both (half-split pairs, as ``rotate``; the same loops and types).\n"
+    "\n"
+    "Parameters\n"
+    "----------\n"
+    "x : array_like, core dimensions (h, s, n)\n"
+    "    Vectors to rotate, last axis the head dimension.\n"
+    "cos, sin : array_like, core dimensions (s, k), k <= n/2\n"
+    "    cos and sin of the angle of each pair of each row of a plane.\n"
+    "out : ndarray, optional\n"
+    "    Where to write the result; may be ``x`` itself.\n"
+    "\n"
+    "Returns\n"
+    "-------\n"
+    "out : ndarray\n"
+    "    The rotated vectors.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.zeros((2, 3, 2)); x[..., 0] = 1.0     # two heads, three tokens, one pair\n"
+    ">>> angles = np.array([[0.0], [np.pi / 2], [np.pi]])\n"
+    ">>> out = _core.rotate_planes(x, np.cos(angles), np.sin(angles))\n"
+    ">>> np.round(out[1], 12) + 0.0                   # (cos, sin) of 0, pi/2, pi\n"
+    "array([[ 1.,  0.],\n"
+    "       [ 0.,  1.],\n"
+    "       [-1.,  0.]])\n";
+
+static const char rope_rotate_interleaved_planes_doc[] =
+    "rotate_interleaved for planes of rows; see ``rotate_planes``.\n"
+    "\n"
+    "Examples\n"
+    "--------\n"
+    ">>> import numpy as np\n"
+    ">>> from rope import _core\n"
+    ">>> x = np.zeros((2, 1, 4)); x[..., 0] = x[..., 2] = 1.0\n"
+    ">>> t = np.array([[np.pi / 2, np.pi]])\n"
+    ">>> np.round(_core.rotate_interleaved_planes(x, np.cos(t), np.sin(t))[0], 12) + 0.0\n"
+    "array([[ 0.,  1., -1.,  0.]])\n";
 
 static const char rope_rotate_interleaved_seq_at_doc[] =
     "rotate_interleaved_at for planes of rows; see ``rotate_seq_at``.\n"
@@ -708,6 +767,13 @@ PyMODINIT_FUNC PyInit__core(void)
                         rope_rotate_at_types, 8, 3, 1, "rotate_interleaved_seq_at",
                         rope_rotate_interleaved_seq_at_doc, "(h,s,n),(s),(k)->(h,s,n)",
                         rope_rotate_seq_at_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_planes_funcs, rope_split_data, rope_rotate_types,
+                        5, 3, 1, "rotate_planes", rope_rotate_planes_doc,
+                        "(h,s,n),(s,k),(s,k)->(h,s,n)", rope_rotate_planes_core_dims) < 0 ||
+        rope_add_gufunc(module, rope_rotate_planes_funcs, rope_pairs_data, rope_rotate_types,
+                        5, 3, 1, "rotate_interleaved_planes",
+                        rope_rotate_interleaved_planes_doc, "(h,s,n),(s,k),(s,k)->(h,s,n)",
+                        rope_rotate_planes_core_dims) < 0 ||
         rope_add_gufunc(module, rope_cos_sin_funcs, rope_cos_sin_data, rope_cos_sin_types, 6, 2,
                         2, "cos_sin", rope_cos_sin_doc, "(),(k)->(k),(k)", NULL) < 0 ||
         rope_add_gufunc(module, rope_tables_funcs, rope_cos_sin_data, rope_tables_types, 6, 2,

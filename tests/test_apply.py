@@ -5,7 +5,7 @@ import pytest
 import rope
 from rope import _core
 from rope import reference
-from rope._positions import grouped_rows, rows_sharing_positions
+from rope._positions import planes_sharing_positions
 
 from conftest import random_array, tolerance
 
@@ -156,16 +156,17 @@ def test_heads_rotated_plane_by_plane(dtype, interleaved, heads, dim):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("interleaved", [False, True])
-@pytest.mark.parametrize("heads,dim,rows", [(32, 128, 8), (6, 64, 6), (8, 256, 4), (12, 128, 6)])
-def test_heads_with_prebuilt_tables_a_few_at_a_time(dtype, interleaved, heads, dim, rows):
-    # (batch, heads, seq, dim) with an attention factor (YaRN): prebuilt tables, rotated for
-    # blocks of a few heads that share each table row (rotate_rows on a view). Same bits as
-    # rotating head by head with the same tables.
-    x = random_array((2, heads, 33, dim), dtype)
-    pos = np.arange(33) + 1000
-    blocks = grouped_rows(x, *rows_sharing_positions(x, (1, 1, 33)))
-    assert blocks.shape == (2, heads // rows, 33, rows, dim)
-    assert np.shares_memory(blocks, x)
+@pytest.mark.parametrize("heads,dim", [(32, 128), (6, 64), (7, 256), (12, 80)])
+@pytest.mark.parametrize("batch_positions", [False, True])
+def test_heads_with_prebuilt_tables_plane_by_plane(dtype, interleaved, heads, dim,
+                                                   batch_positions):
+    # (batch, heads, seq, dim) with an attention factor (YaRN): prebuilt tables, rotated plane
+    # by plane, two heads at a time (rotate_planes). Same bits as rotating head by head with
+    # the same tables, for positions shared by the batch and per batch (position_ids).
+    x = random_array((2, heads, 300, dim), dtype)
+    pos = np.arange(300) + 1000
+    if batch_positions:
+        pos = np.stack([pos, pos + 7])[:, None, :]                  # (batch, 1, seq)
     r = rope.Rope(dim, interleaved=interleaved, scaling="yarn", factor=4.0,
                   original_max_position_embeddings=256)
     cos, sin = r.tables(pos, dtype=np.float32 if dtype == np.float16 else np.float64)
@@ -176,13 +177,11 @@ def test_heads_with_prebuilt_tables_a_few_at_a_time(dtype, interleaved, heads, d
     np.testing.assert_array_equal(x, want)
 
 
-def test_heads_grouped_only_where_it_helps():
+def test_planes_only_where_the_rows_of_a_position_lie_apart():
     x = random_array((2, 8, 10, 64), np.float32)
-    assert rows_sharing_positions(x, (1, 1, 10)) is not None
-    assert rows_sharing_positions(x, (2, 8, 10)) is None          # a position per vector
-    assert rows_sharing_positions(x, (2, 1, 1)) is None           # no axis before batch
-    eleven = random_array((2, 11, 10, 128), np.float32)           # 11 heads: no group of 2..8
-    assert rows_sharing_positions(eleven, (1, 1, 10)) is None
+    assert planes_sharing_positions(x, (1, 1, 10)) == (1, 2)
+    assert planes_sharing_positions(x, (2, 8, 10)) is None          # a position per vector
+    assert planes_sharing_positions(x, (2, 1, 1)) is None           # no sequence axis
     t = np.swapaxes(random_array((2, 10, 8, 64), np.float32), 1, 2)  # heads inner in memory
-    assert rows_sharing_positions(t, (1, 1, 10)) is None
-    assert rows_sharing_positions(random_array((10, 64), np.float32), (10,)) is None
+    assert planes_sharing_positions(t, (1, 1, 10)) is None
+    assert planes_sharing_positions(random_array((10, 64), np.float32), (10,)) is None

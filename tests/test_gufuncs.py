@@ -237,3 +237,70 @@ def test_rotate_rows_checks_core_dims(ufunc):
     c = np.ones((2, 4), np.float32)
     with pytest.raises(ValueError, match=r"cos and sin hold k=4 frequencies.*n=6"):
         ufunc(x, c, c)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("interleaved", [False, True])
+@pytest.mark.parametrize("mode", ["fresh", "out=x"])
+@pytest.mark.parametrize("heads", [1, 2, 5])
+def test_rotate_planes_is_rotate_with_tables_per_row(simd_level, dtype, interleaved, mode,
+                                                     heads):
+    # (batch, heads, seq, dim): row t of every head's plane by row t of the tables, planes two
+    # at a time (an odd count leaves one alone); 700 tokens cross the blocks of tables. The
+    # same kernels as rotate with the tables broadcast over the heads: the same bits.
+    seq, n, k = 700, 44, 19                         # partial rotary, odd pair count
+    x = random_array((2, heads, seq, n), dtype)
+    theta = rope.frequencies(2 * k)
+    pos = np.arange(seq) - 40  # (small: the float64 oracle forms p * theta in float64)
+    cos, sin = tables(pos, theta, dtype)
+    planes, flat = (
+        (_core.rotate_interleaved_planes, rope.rotate_interleaved) if interleaved
+        else (_core.rotate_planes, rope.rotate)
+    )
+    want = flat(x, cos, sin)
+    oracle = reference.rotate(x, pos, theta, interleaved=interleaved)
+    for name, view in views(x):
+        if name == "transposed":  # swapped axes: the planes of the view are its first axis
+            continue
+        before = view.copy()
+        got = planes(view, cos, sin) if mode == "fresh" else planes(view, cos, sin, out=view)
+        assert (got is view) == (mode == "out=x")
+        if mode == "fresh":
+            np.testing.assert_array_equal(view, before, err_msg=name)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        np.testing.assert_allclose(got, oracle, rtol=0, atol=tolerance(dtype) * 4, err_msg=name)
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rotate_planes_tables_per_batch_strided_or_broadcast(simd_level, interleaved):
+    # Tables per batch, tables that are strided views (row by row, gathered), planes along any
+    # axis (axes=), and an x broadcast over the heads into a fresh out.
+    x = random_array((3, 4, 300, 32), np.float32)
+    theta = rope.frequencies(32)
+    pos = np.arange(300)[None, :] + np.array([[0], [5000], [-7]])       # (batch, seq)
+    cos, sin = rope.cos_sin(pos, theta)                                 # (3, 300, 16)
+    planes, flat = (
+        (_core.rotate_interleaved_planes, rope.rotate_interleaved) if interleaved
+        else (_core.rotate_planes, rope.rotate)
+    )
+    want = flat(x, cos[:, None], sin[:, None])
+    np.testing.assert_array_equal(planes(x, cos, sin), want)
+    wide = np.zeros(cos.shape[:-1] + (2 * cos.shape[-1],))
+    wide_cos, wide_sin = wide.copy(), wide.copy()
+    wide_cos[..., ::2], wide_sin[..., ::2] = cos, sin
+    np.testing.assert_array_equal(planes(x, wide_cos[..., ::2], wide_sin[..., ::2]), want)
+    seq_major = np.ascontiguousarray(x.transpose(0, 2, 1, 3))          # (batch, seq, heads, dim)
+    got = planes(seq_major, cos, sin, axes=[(2, 1, 3), (1, 2), (1, 2), (2, 1, 3)])
+    np.testing.assert_array_equal(got.transpose(0, 2, 1, 3), want)
+    one = random_array((300, 32), np.float32)
+    spread = planes(np.broadcast_to(one, (3, 4, 300, 32)), cos, sin)
+    for h in range(4):
+        np.testing.assert_array_equal(spread[:, h], flat(one, cos, sin))
+
+
+@pytest.mark.parametrize("ufunc", [_core.rotate_planes, _core.rotate_interleaved_planes])
+def test_rotate_planes_checks_core_dims(ufunc):
+    x = np.zeros((2, 3, 6), np.float32)
+    c = np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"cos and sin hold k=4 frequencies.*n=6"):
+        ufunc(x, c, c)
