@@ -157,7 +157,7 @@ class Rope:
 
     __slots__ = ("_dim", "_rotary_dim", "_base", "_scaling", "_params", "_interleaved",
                  "_axes", "_uses_length", "_key", "_default", "_one_theta", "_by_length",
-                 "_offset_calls")
+                 "_remembered_calls")
     # The slots' types (set once, by object.__setattr__, in __init__).
     _dim: int
     _rotary_dim: int
@@ -171,7 +171,7 @@ class Rope:
     _default: ScaledFrequencies
     _one_theta: np.ndarray | None
     _by_length: tuple[Any, ScaledFrequencies] | None
-    _offset_calls: dict[tuple[Any, ...], tuple[np.ndarray, ScaledFrequencies, float]]
+    _remembered_calls: dict[tuple[Any, ...], tuple[np.ndarray, ScaledFrequencies, float]]
 
     def __init__(
         self,
@@ -238,7 +238,7 @@ class Rope:
             self._default.attention_factor == 1.0 else None
         set_(self, "_one_theta", one)
         set_(self, "_by_length", None)  # (length key, ScaledFrequencies) of the last length used
-        set_(self, "_offset_calls", {})  # see _apply_checked
+        set_(self, "_remembered_calls", {})  # see _apply_checked
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Rope is immutable; build a new one with the changed configuration")
@@ -692,12 +692,12 @@ class Rope:
                        threads):
         """`apply` of arrays that have passed check_array or check_into: rotate x into out
         (x itself, or apart from it)."""
-        # A model rotates q and k of every layer at the same int offset: what the checks below
-        # make of such a call depends on its arguments and x's shape only, and is remembered
-        # for the last few (the positions, the frequencies and the attention factor).
-        key = _offset_call_key(x, pos, inverse, seq_axis, layout, seq_len, attention_scaling,
-                               threads)
-        remembered = None if key is None else self._offset_calls.get(key)
+        # A model rotates q and k of every layer at the same positions: what the checks below
+        # make of such a call depends on its arguments (an int offset, or a few positions'
+        # values) and x's shape only, and is remembered for the last few (the positions, the
+        # frequencies and the attention factor).
+        key = _call_key(x, pos, inverse, seq_axis, layout, seq_len, attention_scaling, threads)
+        remembered = None if key is None else self._remembered_calls.get(key)
         if remembered is not None:
             positions, scaled, attention = remembered
             self._rotate(x, out, positions, scaled, inverse, attention)
@@ -727,9 +727,11 @@ class Rope:
             self._rotate_rows(x, out, rows, scaled, inverse, attention, threads)
         elif threads == 1:
             if key is not None and positions.nbytes <= _REMEMBERED_POSITIONS_BYTES:
-                if len(self._offset_calls) >= _REMEMBERED_CALLS:
-                    self._offset_calls.clear()  # (safe while another thread reads it)
-                self._offset_calls[key] = (positions, scaled, attention)
+                if len(self._remembered_calls) >= _REMEMBERED_CALLS:
+                    self._remembered_calls.clear()  # (safe while another thread reads it)
+                # (a copy: positions may view the caller's pos, which may change)
+                kept = positions if type(pos) is int else positions.copy()
+                self._remembered_calls[key] = (kept, scaled, attention)
             self._rotate(x, out, positions, scaled, inverse, attention)
         else:
             run_split(lambda part, part_out, part_positions: self._rotation(
@@ -786,23 +788,32 @@ class Rope:
         return cls(**rope_arguments(config, layer_type=layer_type, interleaved=interleaved))
 
 
-#: How many int-offset calls a Rope remembers (q and k of a layer, at a few shapes), and
-#: the largest positions it keeps for one (8192 tokens).
+#: How many calls a Rope remembers (q and k of a layer, at a few shapes), the largest
+#: positions it keeps for one (8192 tokens), and the most values of a pos array it takes as a
+#: key (a decode step's position_ids, a short chunk's).
 _REMEMBERED_CALLS = 8
 _REMEMBERED_POSITIONS_BYTES = 64 << 10
+_REMEMBERED_POS_VALUES = 64
 
 
-def _offset_call_key(x: np.ndarray, pos: object, inverse: object, seq_axis: object,
-                     layout: object, seq_len: object, attention_scaling: object,
-                     threads: object) -> tuple[Any, ...] | None:
-    """What a call at an int offset is checked by (x's shape and the arguments), as a key; None
-    for any other call, or arguments of other types (the general path takes or refuses them)."""
-    if (type(pos) is int and seq_len is None and threads is _ONE
+def _call_key(x: np.ndarray, pos: object, inverse: object, seq_axis: object, layout: object,
+              seq_len: object, attention_scaling: object, threads: object
+              ) -> tuple[Any, ...] | None:
+    """What a call is checked by (x's shape and the arguments: an int offset, or a small pos
+    array's dtype, shape and values), as a key; None for any other call, or arguments of
+    other types (the general path takes or refuses them)."""
+    if not (seq_len is None and threads is _ONE
             and (inverse is False or inverse is True)
             and (attention_scaling is True or attention_scaling is False)
             and (layout is None or type(layout) is str)
             and (seq_axis is None or type(seq_axis) is int)):
+        return None
+    if type(pos) is int:
         return (x.shape, pos, seq_axis, layout, attention_scaling)
+    if (type(pos) is np.ndarray and pos.size <= _REMEMBERED_POS_VALUES
+            and pos.dtype.kind in "iuf"):
+        return (x.shape, (pos.dtype.str, pos.shape, pos.tobytes()), seq_axis, layout,
+                attention_scaling)
     return None
 
 

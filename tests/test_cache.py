@@ -98,10 +98,11 @@ def test_rope_tables_found_again_until_cleared(empty_cache):
                                          "max_position_embeddings": 40},
                                     {"scaling": "yarn", "factor": 4.0,
                                      "original_max_position_embeddings": 32}])
-def test_remembered_offset_calls_rotate_as_fresh_ones(config):
-    """A Rope remembers what its checks made of recent int-offset calls (keyed by x's shape and
-    the arguments): calls that alternate shapes, layouts, offsets and flags, each against the
-    same call on a Rope that has never seen one."""
+def test_remembered_calls_rotate_as_fresh_ones(config):
+    """A Rope remembers what its checks made of recent calls at an int offset or a few
+    positions (keyed by x's shape and the arguments, a pos array's values included): calls
+    that alternate shapes, layouts, offsets, positions and flags, each against the same call
+    on a Rope that has never seen one."""
     r = rope.Rope(64, **config)
     calls = [((30, 4, 64), 0, dict(layout="shd")),
              ((4, 30, 64), 0, dict(layout="hsd")),
@@ -112,16 +113,22 @@ def test_remembered_offset_calls_rotate_as_fresh_ones(config):
              ((30, 4, 64), 0, dict(layout="shd", inverse=True)),
              ((30, 4, 64), 0, dict(layout="shd", attention_scaling=False)),
              ((60, 4, 64), 0, dict(layout="shd")),
-             ((30, 64), 100, {})]
+             ((30, 64), 100, {}),
+             ((30, 4, 64), np.arange(30)[:, None] * 3, {}),
+             ((30, 4, 64), np.arange(30)[:, None].astype(np.int32) * 3, {}),
+             ((30, 4, 64), np.arange(30)[:, None] * 3 + 0.5, {}),
+             ((2, 4, 1, 64), np.array([[7], [9]]), dict(layout="bhsd")),
+             ((2, 4, 1, 64), np.array([[9], [7]]), dict(layout="bhsd")),
+             ((2, 1, 4, 64), np.array([[9], [7]]), dict(layout="bshd"))]
     for shape, pos, kwargs in calls + calls[::-1] + calls:
         x = random_array(shape, np.float32)
         want = rope.Rope(64, **config).apply(x.copy(), pos, **kwargs)
         np.testing.assert_array_equal(r.apply(x, pos, out=np.empty_like(x), **kwargs), want)
         np.testing.assert_array_equal(r.apply(x, pos, **kwargs), want)
-    assert 0 < len(r._offset_calls) <= rope._rope._REMEMBERED_CALLS
+    assert 0 < len(r._remembered_calls) <= rope._rope._REMEMBERED_CALLS
 
 
-def test_remembered_offset_call_refuses_what_the_first_refused():
+def test_remembered_call_refuses_what_the_first_refused():
     """A remembered call's checks are those of its first time; what differs (x itself, its
     head dimension, a position past the angle range) is checked again or keyed apart."""
     r = rope.Rope(64)
@@ -137,3 +144,29 @@ def test_remembered_offset_call_refuses_what_the_first_refused():
         r.apply(x.copy(), 2**53 - 2, layout="shd")
     with pytest.raises(ValueError):
         r.apply(x.copy(), 3, layout="shdd")
+
+
+def test_remembered_positions_are_the_values_of_each_call():
+    """A pos array remembered by its values: changed in place after a call, or viewing the
+    memory of the x it rotates, each call rotates by the values pos holds when it is made."""
+    r = rope.Rope(8)
+    pos = np.array([[3], [5]])
+    x = random_array((2, 2, 1, 8), np.float64)
+    want = rope.Rope(8).apply(x.copy(), np.array([[3], [5]]), layout="bhsd")
+    np.testing.assert_array_equal(r.apply(x.copy(), pos, layout="bhsd"), want)
+    pos[...] = [[11], [2]]
+    moved = rope.Rope(8).apply(x.copy(), np.array([[11], [2]]), layout="bhsd")
+    np.testing.assert_array_equal(r.apply(x.copy(), pos, layout="bhsd"), moved)
+    np.testing.assert_array_equal(r.apply(x.copy(), np.array([[3], [5]]), layout="bhsd"), want)
+    both = np.zeros((4, 8))
+    both[0, :] = random_array((8,), np.float64)
+    both[1:, 0] = [4.0, 6.0, 8.0]                       # positions in x's own memory
+    for _ in range(2):                                   # the second call is remembered
+        x = both.copy()
+        want = rope.Rope(8).apply(x[:1].copy(), 4)
+        r.apply(x[:1], x[1:2, :1].copy().reshape(1))
+        np.testing.assert_array_equal(x[:1], want)
+        y = both.copy()
+        r.apply(y[:3], y[1:4, 0])                        # pos views rows 1-3 of y, rotated
+        np.testing.assert_array_equal(y[:3], rope.Rope(8).apply(both[:3].copy(),
+                                                                both[1:4, 0].copy()))
