@@ -299,9 +299,15 @@ def test_interrupt_waits_for_every_thread(monkeypatch):
             return rotate_at(*args, **kwargs)
 
     monkeypatch.setattr(_core, "rotate_at", Slow())
-    with pytest.raises(KeyboardInterrupt):
-        rope.apply(x, np.arange(8192), threads=2)
-        time.sleep(2)  # the interrupt reaches the caller whatever it is doing
+    # Python's own SIGINT handler, which it does not install where SIGINT starts ignored (a
+    # job a shell starts in the background, as `cmd &`)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rope.apply(x, np.arange(8192), threads=2)
+            time.sleep(2)  # the interrupt reaches the caller whatever it is doing
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert slow_started.is_set()
     after = x.copy()
     time.sleep(0.5)
