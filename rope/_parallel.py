@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_BYTES_PER_THREAD", "run_split"]
+__all__ = ["MIN_BYTES_PER_THREAD", "run_split", "threads_used"]
 
 #: Below this many bytes of x per thread, starting threads costs more than it saves: handing a
 #: slice to a pool thread and waiting for it costs tens of microseconds on a bare machine and
@@ -42,6 +42,12 @@ def _executor(workers: int) -> ThreadPoolExecutor:
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
+
+
+def threads_used(nbytes: int, threads: int) -> int:
+    """How many threads `run_split` rotates an x of `nbytes` with when asked for `threads`:
+    one per MIN_BYTES_PER_THREAD of x, at least one, at most `threads`."""
+    return min(threads, max(nbytes // MIN_BYTES_PER_THREAD, 1))
 
 
 def _split_axis(x_shape: tuple[int, ...], threads: int) -> int | None:
@@ -73,7 +79,7 @@ def run_split(
     thread when x is too small or has no leading axis long enough to split.
     """
     x = arrays[0]
-    threads = min(threads, max(x.nbytes // MIN_BYTES_PER_THREAD, 1))
+    threads = threads_used(x.nbytes, threads)
     axis = _split_axis(x.shape, threads) if threads > 1 else None
     if axis is None:
         prepare(*arrays, positions)()

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from . import _cache, _core
 from ._mrope import pair_axes
-from ._parallel import run_split
+from ._parallel import run_split, threads_used
 from ._positions import (
     _parsed_layout,
     checked_positions,
@@ -718,7 +718,7 @@ class Rope:
             # rotate slices whose positions may lie in another slice's rows).
             positions = positions.copy()
             rows = None if rows is None else positions
-        threads = check_positive_int(threads, "threads")
+        threads = threads_used(x.nbytes, check_positive_int(threads, "threads"))
         inverse = check_flag(inverse, "inverse")
         attention_scaling = check_flag(attention_scaling, "attention_scaling")
         scaled, attention = self._scaled_for(positions, seq_len, attention_scaling)
@@ -802,7 +802,7 @@ def _call_key(x: np.ndarray, pos: object, inverse: object, seq_axis: object, lay
     """What a call is checked by (x's shape and the arguments: an int offset, or a small pos
     array's dtype, shape and values), as a key; None for any other call, or arguments of
     other types (the general path takes or refuses them)."""
-    if not (seq_len is None and threads is _ONE
+    if not (seq_len is None and _one_thread(x, threads)
             and (inverse is False or inverse is True)
             and (attention_scaling is True or attention_scaling is False)
             and (layout is None or type(layout) is str)
@@ -823,6 +823,13 @@ def _call_key(x: np.ndarray, pos: object, inverse: object, seq_axis: object, lay
 _ONE = 1
 
 
+def _one_thread(x: np.ndarray, threads: object) -> bool:
+    """Whether a call asking for `threads` rotates x in one thread: threads=1, or more than x's
+    size gives work to (threads=2 on an array in cache runs as fast as threads=1)."""
+    return threads is _ONE or (type(threads) is int and threads > 1
+                               and threads_used(x.nbytes, threads) == 1)
+
+
 def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
                 layout: object, seq_len: object, threads: object,
                 attention_scaling: object) -> bool:
@@ -835,9 +842,9 @@ def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: o
     taken only as what the general path accepts (`threads == 1` would take True and 1.0, and
     the attention factor of 1 would let any `attention_scaling` through).
     """
-    if not (type(pos) is int and inverse is False and seq_len is None and threads is _ONE
+    if not (type(pos) is int and inverse is False and seq_len is None
             and (attention_scaling is True or attention_scaling is False)
-            and rope._one_theta is not None and type(x) is np.ndarray):
+            and rope._one_theta is not None and type(x) is np.ndarray and _one_thread(x, threads)):
         return False
     ndim = x.ndim
     if layout is not None:

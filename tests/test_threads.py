@@ -55,6 +55,23 @@ def test_threads_with_positions_array_per_vector():
     np.testing.assert_allclose(x, expected, rtol=0, atol=tolerance(np.float32) * 8)
 
 
+@pytest.mark.parametrize("shape", [(2, 2, 64), (1, 4, 64)])  # 1 KiB: a prefill, a decode step
+def test_an_array_too_small_to_share_stays_in_the_calling_thread(monkeypatch, shape):
+    def no_pool(workers):
+        raise AssertionError(f"{workers} pool threads asked for a 1 KiB array")
+
+    monkeypatch.setattr(_parallel, "_executor", no_pool)
+    x = random_array(shape, np.float32)
+    expected = reference.rotate(x, np.arange(5, 5 + shape[0]).reshape(-1, 1),
+                                reference.frequencies(64))
+    cached = rope.Rope(64)
+    for threads in (2, 1, 2, 3):  # one remembered call serves every count of threads
+        for rotate in (cached.apply, rope.apply):
+            y = x.copy()
+            rotate(y, 5, seq_axis=0, threads=threads)
+            np.testing.assert_allclose(y, expected, rtol=0, atol=tolerance(np.float32) * 8)
+
+
 @pytest.mark.parametrize("threads, error", [(0, ValueError), (-2, ValueError), (1.5, TypeError),
                                             (True, TypeError), ("2", TypeError)])
 def test_bad_threads_leave_x_untouched(threads, error):
