@@ -203,12 +203,13 @@ def apply(
     threads : int, default 1
         Rotate with up to this many threads (x split along a leading axis; each thread rotates
         its slice in place with the GIL released). Worth it only for large arrays: slices
-        smaller than 32 MiB are not split off (one thread is used below 64 MiB), as handing
-        slices to threads costs more than the second core saves on smaller ones. Every slice's tables are built before any
-        thread writes, so an error (a MemoryError too) leaves x unchanged. A KeyboardInterrupt
-        is raised only once every thread has stopped, so x no longer changes after it; an
-        interrupt that arrives while the threads rotate can leave x partly rotated (some
-        slices rotated, the others as they were): recompute x from its source then.
+        smaller than 128 MiB are not split off (one thread is used below 256 MiB, as fast as
+        threads=1), as handing slices to threads costs more than the second core saves on
+        smaller ones. Every slice's tables are built before any thread writes, so an error
+        (a MemoryError too) leaves x unchanged. A KeyboardInterrupt is raised only once every
+        thread has stopped, so x no longer changes after it; an interrupt that arrives while
+        the threads rotate can leave x partly rotated (some slices rotated, the others as they
+        were): recompute x from its source then.
     mrope_section : list of int, optional
         M-RoPE (Qwen2-VL ``[16, 24, 24]``): the pairs that follow each position axis; `pos` is
         then an int (text) or one row of positions per axis, stacked first, e.g.

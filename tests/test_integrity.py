@@ -216,7 +216,7 @@ def test_overlap_check_is_sound():
 
 @pytest.fixture(autouse=True)
 def slices_of_a_mebibyte(monkeypatch):
-    """Threads split arrays of a few MiB here, as they would arrays of 64 MiB and more."""
+    """Threads split arrays of a few MiB here, as they would arrays of 256 MiB and more."""
     monkeypatch.setattr(_parallel, "MIN_BYTES_PER_THREAD", 1 << 20)
 
 
