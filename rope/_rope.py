@@ -802,7 +802,7 @@ def _call_key(x: np.ndarray, pos: object, inverse: object, seq_axis: object, lay
     """What a call is checked by (x's shape and the arguments: an int offset, or a small pos
     array's dtype, shape and values), as a key; None for any other call, or arguments of
     other types (the general path takes or refuses them)."""
-    if not (seq_len is None and _one_thread(x, threads)
+    if not (seq_len is None and (threads is _ONE or _one_thread(x, threads))
             and (inverse is False or inverse is True)
             and (attention_scaling is True or attention_scaling is False)
             and (layout is None or type(layout) is str)
@@ -824,10 +824,10 @@ _ONE = 1
 
 
 def _one_thread(x: np.ndarray, threads: object) -> bool:
-    """Whether a call asking for `threads` rotates x in one thread: threads=1, or more than x's
-    size gives work to (threads=2 on an array in cache runs as fast as threads=1)."""
-    return threads is _ONE or (type(threads) is int and threads > 1
-                               and threads_used(x.nbytes, threads) == 1)
+    """Whether a call asking for more threads than one rotates x in one thread all the same
+    (x too small to split: threads=2 then runs as fast as threads=1). Called after the test
+    `threads is _ONE`, which spares threads=1 a function call."""
+    return type(threads) is int and threads > 1 and threads_used(x.nbytes, threads) == 1
 
 
 def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: object,
@@ -844,7 +844,8 @@ def rotated_one(rope: Rope, x: object, pos: object, inverse: object, seq_axis: o
     """
     if not (type(pos) is int and inverse is False and seq_len is None
             and (attention_scaling is True or attention_scaling is False)
-            and rope._one_theta is not None and type(x) is np.ndarray and _one_thread(x, threads)):
+            and rope._one_theta is not None and type(x) is np.ndarray
+            and (threads is _ONE or _one_thread(x, threads))):
         return False
     ndim = x.ndim
     if layout is not None:
