@@ -177,6 +177,7 @@ def touched(shape, dtype, rng) -> np.ndarray:
 
 ROOF = "roof: C multiply in place"
 FLOOR = "floor: float64 rotation in C"
+FLOOR_COMPENSATED = "floor: compensated float32 in C"
 _ROOF_LIBRARY = None
 
 
@@ -195,7 +196,7 @@ def roof_library():
         compiler = os.environ.get("CC") or (sysconfig.get_config_var("CC") or "cc").split()[0]
         try:
             subprocess.run([compiler, "-O3", "-march=native", "-shared", "-fPIC", source, "-o",
-                            library], check=True, capture_output=True)
+                            library, "-lm"], check=True, capture_output=True)
             loaded = ctypes.CDLL(library)
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"no C roof ({exc}); the roof is np.multiply", file=sys.stderr)
@@ -206,6 +207,9 @@ def roof_library():
         loaded.floor_rotate_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t,
                                             ctypes.c_void_p, ctypes.c_void_p]
         loaded.floor_rotate_f32.restype = None
+        loaded.floor_compensated_f32.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                                                 ctypes.c_size_t] + [ctypes.c_void_p] * 4
+        loaded.floor_compensated_f32.restype = None
         _ROOF_LIBRARY = loaded
     return _ROOF_LIBRARY or None
 
@@ -216,9 +220,10 @@ def c_roof():
     return None if library is None else library.roof_multiply
 
 
-def floor_rotation(x: np.ndarray, k: int):
+def floor_rotation(x: np.ndarray, k: int, compensated: bool = False):
     """benchmarks/roof.c's float64 rotation of float32 x in place (rows of 2k, one row of
-    tables for all), as a call of no arguments; None without a C compiler."""
+    tables for all), or with `compensated` its float32 rotation with two-float tables, as a
+    call of no arguments; None without a C compiler."""
     library = roof_library()
     if library is None or x.dtype != np.float32 or not x.flags.c_contiguous:
         return None
@@ -226,7 +231,15 @@ def floor_rotation(x: np.ndarray, k: int):
     cos, sin = np.cos(angles), np.sin(angles)
     rows = x.size // (2 * k)
     address = x.ctypes.data
-    return lambda: library.floor_rotate_f32(address, rows, k, cos.ctypes.data, sin.ctypes.data)
+    if not compensated:
+        return lambda: library.floor_rotate_f32(address, rows, k, cos.ctypes.data,
+                                                sin.ctypes.data)
+    halves = []
+    for table in (cos, sin):
+        hi = table.astype(np.float32)
+        halves += [hi, (table - hi).astype(np.float32)]
+    addresses = [halves[i].ctypes.data for i in (0, 1, 2, 3)]
+    return lambda: library.floor_compensated_f32(address, rows, k, *addresses)
 
 
 def roofs(x: np.ndarray, copy_dst: np.ndarray) -> dict:
@@ -351,9 +364,10 @@ def warm_case(mib: float, dtype, repeats, rng, slow_refs: bool) -> None:
     shape = (seq, 8, 128)
     x, copy_dst = touched(shape, dtype, rng), touched(shape, dtype, rng)
     impls = roofs(x, copy_dst)
-    floor = floor_rotation(x, 64)
-    if floor is not None:
-        impls[FLOOR] = floor
+    for name, compensated in ((FLOOR, False), (FLOOR_COMPENSATED, True)):
+        floor = floor_rotation(x, 64, compensated)
+        if floor is not None:
+            impls[name] = floor
     cached = rope.Rope(128)
     impls["rope.apply"] = lambda: rope.apply(x, 0, layout="shd")
     impls["rope.Rope (reused)"] = lambda: cached.apply(x, 0, layout="shd")
