@@ -22,8 +22,7 @@ __all__ = ["MIN_BYTES_PER_THREAD", "run_split", "threads_used"]
 #: slice to a pool thread and waiting for it costs tens of microseconds on a bare machine and
 #: hundreds on a VM (each handoff wakes a thread on another core), and one core alone streams
 #: most of the memory bandwidth two could, so an array must be large for the second core's
-#: share to outweigh that. (On a 2-core VM, a second thread made arrays of 64 MiB slower by a
-#: fifth, those of 128 MiB by a few percent, and those of 256 MiB no slower.)
+#: share to outweigh that (docs/performance.md, "Threads", has the measurements).
 MIN_BYTES_PER_THREAD = 128 << 20
 
 _pool: ThreadPoolExecutor | None = None
